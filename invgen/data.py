@@ -1,0 +1,86 @@
+"""Images on disk ↔ tensors ``(B, C, H, W)`` in [0, 1]."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+# The conventional 64×64 CelebA window on the 89×109 half-resolution aligned photos:
+# (left, top, size), the central 128×128 of the originals with no resampling.
+CELEBA_CROP = (12, 24, 64)
+CELEBA_SPLITS = {"train": (1, 9000), "val": (9001, 10000)}
+
+
+def read_image(path: str | Path, crop: tuple[int, int, int] | None = None, size: int | None = None) -> torch.Tensor:
+    """One RGB image as ``(3, H, W)`` float in [0, 1].
+
+    ``crop = (left, top, side)`` cuts a square window first; ``size`` then centre-crops
+    to a square and resizes it to ``size × size`` (bicubic, antialiased).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such image file: {path}")
+    try:
+        img = Image.open(path).convert("RGB")
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(f"{path} is not an image PIL can read ({err})") from None
+    if crop is not None:
+        left, top, side = crop
+        if left + side > img.width or top + side > img.height:
+            raise ValueError(f"crop {crop} does not fit in {path} of size {img.width}×{img.height}")
+        img = img.crop((left, top, left + side, top + side))
+    if size is not None and img.size != (size, size):
+        side = min(img.size)
+        left, top = (img.width - side) // 2, (img.height - side) // 2
+        img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+
+
+def celeba_paths(root: str | Path, split: str) -> list[Path]:
+    """The files of a split (``train`` or ``val``) of the CelebA folder, in id order."""
+    if split not in CELEBA_SPLITS:
+        raise ValueError(f"split must be one of {sorted(CELEBA_SPLITS)}, got {split!r}")
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"CelebA folder not found: {root} (pass its path)")
+    first, last = CELEBA_SPLITS[split]
+    paths = [root / f"{i:06d}.jpg" for i in range(first, last + 1)]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} files of split {split!r} missing from {root}, e.g. {missing[0]}")
+    return paths
+
+
+def load_celeba(root: str | Path, split: str, n: int | None = None, start: int = 0) -> torch.Tensor:
+    """``n`` 64×64 CelebA faces of ``split`` (from position ``start``), ``(n, 3, 64, 64)``."""
+    paths = celeba_paths(root, split)[start : None if n is None else start + n]
+    return torch.stack([read_image(p, crop=CELEBA_CROP) for p in paths])
+
+
+def save_image(x: torch.Tensor, path: str | Path) -> None:
+    """Write one ``(C, H, W)`` image in [0, 1] (clipped) as PNG."""
+    arr = (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).save(path)
+
+
+def make_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> torch.Tensor:
+    """Tile ``(B, C, H, W)`` into one ``(C, H', W')`` image, ``nrow`` images a row."""
+    b, c, h, w = x.shape
+    nrow = nrow or math.ceil(math.sqrt(b))
+    rows = math.ceil(b / nrow)
+    grid = torch.ones(c, rows * (h + pad) + pad, nrow * (w + pad) + pad, dtype=x.dtype)
+    for i, img in enumerate(x.detach().cpu()):
+        r, col = divmod(i, nrow)
+        grid[:, pad + r * (h + pad) : pad + r * (h + pad) + h, pad + col * (w + pad) : pad + col * (w + pad) + w] = img
+    return grid
+
+
+def save_grid(x: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:
+    """Write a batch ``(B, C, H, W)`` in [0, 1] as one PNG grid."""
+    save_image(make_grid(x, nrow), path)

@@ -1,0 +1,93 @@
+"""The embedded default: a DCGAN-class 64×64 face generator trained by the project.
+
+Architecture (Radford et al. 2016, with a linear projection instead of the first
+transposed convolution): ``z ∈ R^d ~ N(0, I)`` → linear → ``(8w, 4, 4)`` → four
+stride-2 transposed convolutions (4×4 kernels) with batch norm and ReLU, halving the
+width each time → ``(3, 64, 64)`` through tanh. The discriminator mirrors it with
+stride-2 convolutions, leaky ReLU and spectral normalisation (Miyato et al. 2018) on
+every layer; it is needed only for training.
+
+The trained weights live in ``weights/face64.pt`` (float16); the model card is
+``docs/default-generator.md``.
+"""
+from __future__ import annotations
+
+from importlib import resources
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm
+
+from invgen.generators.base import Generator
+
+WEIGHTS_FILE = "face64.pt"
+
+
+class FaceDCGAN(nn.Module):
+    """Generator network: ``(B, latent_dim)`` → ``(B, 3, 64, 64)`` in (−1, 1)."""
+
+    def __init__(self, latent_dim: int = 128, width: int = 32) -> None:
+        super().__init__()
+        self.latent_dim, self.width = latent_dim, width
+        self.project = nn.Sequential(
+            nn.Linear(latent_dim, 8 * width * 16, bias=False),
+            nn.Unflatten(1, (8 * width, 4, 4)),
+            nn.BatchNorm2d(8 * width),
+            nn.ReLU(inplace=True),
+        )
+        layers: list[nn.Module] = []
+        for c_in, c_out in [(8, 4), (4, 2), (2, 1)]:
+            layers += [
+                nn.ConvTranspose2d(c_in * width, c_out * width, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(c_out * width),
+                nn.ReLU(inplace=True),
+            ]
+        layers += [nn.ConvTranspose2d(width, 3, 4, 2, 1), nn.Tanh()]
+        self.upsample = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.upsample(self.project(z))
+
+
+class FaceDiscriminator(nn.Module):
+    """Discriminator: ``(B, 3, 64, 64)`` in (−1, 1) → one logit per image, shape ``(B,)``."""
+
+    def __init__(self, width: int = 32) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for c_in, c_out in [(3, width), (width, 2 * width), (2 * width, 4 * width), (4 * width, 8 * width)]:
+            layers += [spectral_norm(nn.Conv2d(c_in, c_out, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
+        layers += [spectral_norm(nn.Conv2d(8 * width, 1, 4, 1, 0)), nn.Flatten(0)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)
+
+
+def build_face64(latent_dim: int, width: int) -> Generator:
+    """An untrained default-architecture generator (eval mode), images in [0, 1]."""
+    return Generator(FaceDCGAN(latent_dim, width), latent_dim, latent="gaussian").eval()
+
+
+def load_face64(path) -> Generator:
+    """Load a checkpoint written by :func:`invgen.training.export_generator`."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    generator = build_face64(**ckpt["config"])
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
+    generator.network.load_state_dict(state)
+    return generator
+
+
+def load_default() -> Generator:
+    """The embedded default face generator (64×64 RGB, Gaussian latent), in eval mode.
+
+    Works offline: the weights ship inside the package.
+    """
+    weights = resources.files("invgen.generators") / "weights" / WEIGHTS_FILE
+    if not weights.is_file():
+        raise FileNotFoundError(
+            f"the default generator weights are missing from the installed package ({weights}); "
+            "reinstall invgen, or train them with `invgen train` and pass --generator PATH"
+        )
+    with resources.as_file(weights) as path:
+        return load_face64(path)
