@@ -1,5 +1,23 @@
 """Generators: the contract (:func:`wrap`), the embedded default and public architectures."""
 from invgen.generators.base import Generator, wrap
+from invgen.generators.began import BEGANGenerator, build_began, load_began
+from invgen.generators.checkpoint import CheckpointMismatchError
+from invgen.generators.dcgan import DCGANGenerator, build_dcgan, load_dcgan
 from invgen.generators.face64 import load_default
+from invgen.generators.pggan import PGGANGenerator, build_pggan, load_pggan
 
-__all__ = ["Generator", "wrap", "load_default"]
+__all__ = [
+    "BEGANGenerator",
+    "CheckpointMismatchError",
+    "DCGANGenerator",
+    "Generator",
+    "PGGANGenerator",
+    "build_began",
+    "build_dcgan",
+    "build_pggan",
+    "load_began",
+    "load_dcgan",
+    "load_default",
+    "load_pggan",
+    "wrap",
+]

@@ -1,0 +1,118 @@
+"""BEGAN generator (Berthelot, Schumm & Metz 2017), 64×64 and 128×128.
+
+Architecture (the paper's decoder): ``z ∈ R^64 ~ U(−1, 1)`` → fully connected to
+``(n, 8, 8)`` → per resolution 8, 16, …, ``resolution``: two 3×3 convolutions
+(``n → n``, with bias) each followed by ELU, then nearest-neighbour upsampling ×2 except
+after the last → 3×3 convolution to 3 channels → tanh, so the raw output lies in (−1, 1).
+Four conv pairs at 64×64, five at 128×128; ``n = 64`` by default (the port's ``--nc``).
+
+Source format: the ``Decoder`` state dict of anantzoid/BEGAN-pytorch, the PyTorch port
+that publishes CelebA weights for 64×64 and 128×128 (``trained_models/<res>/models/
+gen_<step>.pth``, saved with ``torch.save(gen.state_dict())``). Its keys:
+``l0`` (linear, weight ``(64·n, h)``), ``l1``–``l8`` (the conv pairs at 8, 16, 32, 64),
+``l10``, ``l11`` (the pair at 128, 128×128 only), ``l9`` (the conv to RGB,
+``(3, n, 3, 3)``), each with ``.weight`` and ``.bias``.
+"""
+from __future__ import annotations
+
+from os import PathLike
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from invgen.generators.base import Generator
+from invgen.generators.checkpoint import (
+    CheckpointMismatchError,
+    check_state,
+    read_checkpoint,
+    strip_prefix,
+    tensor_state,
+)
+
+FORMAT = "anantzoid/BEGAN-pytorch Decoder state_dict (keys l0, l1 ... l9[, l10, l11])"
+RESOLUTIONS = (64, 128)
+
+
+def _n_stages(resolution: int) -> int:
+    """Conv pairs at 8, 16, …, resolution."""
+    return resolution.bit_length() - 3
+
+
+class BEGANGenerator(nn.Module):
+    """``(B, latent_dim)`` → ``(B, 3, resolution, resolution)`` in (−1, 1)."""
+
+    def __init__(self, latent_dim: int = 64, width: int = 64, resolution: int = 64) -> None:
+        super().__init__()
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
+        self.width = width
+        self.project = nn.Linear(latent_dim, width * 8 * 8)
+        self.stages = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(width, width, 3, 1, 1), nn.ELU(),
+                nn.Conv2d(width, width, 3, 1, 1), nn.ELU(),
+            )
+            for _ in range(_n_stages(resolution))
+        )
+        self.to_rgb = nn.Conv2d(width, 3, 3, 1, 1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.project(z).view(z.shape[0], self.width, 8, 8)
+        for i, stage in enumerate(self.stages):
+            if i > 0:
+                x = F.interpolate(x, scale_factor=2, mode="nearest")
+            x = stage(x)
+        return torch.tanh(self.to_rgb(x))
+
+
+def build_began(resolution: int = 64, latent_dim: int = 64, width: int = 64) -> Generator:
+    """An untrained BEGAN :class:`Generator` (eval mode, uniform latent, images in [0, 1])."""
+    network = BEGANGenerator(latent_dim, width, resolution)
+    return Generator(network, latent_dim, latent="uniform").eval()
+
+
+def _official_names(resolution: int) -> dict[str, str]:
+    """invgen parameter prefix → anantzoid/BEGAN-pytorch prefix."""
+    pairs = [("l1", "l2"), ("l3", "l4"), ("l5", "l6"), ("l7", "l8"), ("l10", "l11")]
+    names = {"project": "l0", "to_rgb": "l9"}
+    for i, (a, b) in enumerate(pairs[: _n_stages(resolution)]):
+        names[f"stages.{i}.0"], names[f"stages.{i}.2"] = a, b
+    return names
+
+
+def load_began(path: str | PathLike, resolution: int | None = None) -> Generator:
+    """Load an anantzoid/BEGAN-pytorch generator checkpoint (format in the module docstring).
+
+    ``resolution`` (64 or 128) is read from the keys (``l10``/``l11`` exist only at 128);
+    when given, the checkpoint must have it. ``h`` (latent size) and ``n`` (width) are read
+    from the shapes. Returns a :class:`Generator` in eval mode: ``z ~ U(−1, 1)^h`` → images
+    in [0, 1]. Raises :class:`CheckpointMismatchError` listing missing / unexpected keys and
+    shape mismatches when the file is not of this format.
+    """
+    state = strip_prefix(tensor_state(read_checkpoint(path), "the checkpoint", FORMAT), "module.")
+    found = 128 if "l10.weight" in state else 64
+    if resolution is not None and resolution not in RESOLUTIONS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
+    resolution = resolution or found
+    project = state.get("l0.weight")
+    if project is None or project.dim() != 2 or project.shape[0] % 64:
+        raise CheckpointMismatchError(
+            f"checkpoint does not match the expected format: {FORMAT}\n"
+            f"l0.weight of shape (64·n, h) is needed; found keys: {sorted(state)[:20]}"
+        )
+    generator = build_began(resolution, latent_dim=project.shape[1], width=project.shape[0] // 64)
+    names = _official_names(resolution)
+
+    def official(key: str) -> str:
+        prefix, _, leaf = key.rpartition(".")
+        return f"{names[prefix]}.{leaf}"
+
+    ours = generator.network.state_dict()
+    check_state(
+        state,
+        {official(k): tuple(v.shape) for k, v in ours.items()},
+        f"{FORMAT}, {resolution}×{resolution}",
+    )
+    generator.network.load_state_dict({k: state[official(k)] for k in ours})
+    return generator
