@@ -41,14 +41,18 @@ def read_image(path: str | Path, crop: tuple[int, int, int] | None = None, size:
     return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
 
 
-def celeba_paths(root: str | Path, split: str) -> list[Path]:
-    """The files of a split (``train`` or ``val``) of the CelebA folder, in id order."""
+def celeba_paths(root: str | Path, split: str, n: int | None = None) -> list[Path]:
+    """The first ``n`` (default all) files of a split (``train``/``val``) of the CelebA folder."""
     if split not in CELEBA_SPLITS:
         raise ValueError(f"split must be one of {sorted(CELEBA_SPLITS)}, got {split!r}")
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"CelebA folder not found: {root} (pass its path)")
     first, last = CELEBA_SPLITS[split]
+    if n is not None:
+        if not 0 < n <= last - first + 1:
+            raise ValueError(f"split {split!r} has {last - first + 1} images; asked for {n}")
+        last = first + n - 1
     paths = [root / f"{i:06d}.jpg" for i in range(first, last + 1)]
     missing = [p.name for p in paths if not p.is_file()]
     if missing:
@@ -56,10 +60,9 @@ def celeba_paths(root: str | Path, split: str) -> list[Path]:
     return paths
 
 
-def load_celeba(root: str | Path, split: str, n: int | None = None, start: int = 0) -> torch.Tensor:
-    """``n`` 64×64 CelebA faces of ``split`` (from position ``start``), ``(n, 3, 64, 64)``."""
-    paths = celeba_paths(root, split)[start : None if n is None else start + n]
-    return torch.stack([read_image(p, crop=CELEBA_CROP) for p in paths])
+def load_celeba(root: str | Path, split: str, n: int | None = None) -> torch.Tensor:
+    """The first ``n`` (default all) 64×64 CelebA faces of ``split``, ``(n, 3, 64, 64)``."""
+    return torch.stack([read_image(p, crop=CELEBA_CROP) for p in celeba_paths(root, split, n)])
 
 
 def save_image(x: torch.Tensor, path: str | Path) -> None:
@@ -84,3 +87,27 @@ def make_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> torch.T
 def save_grid(x: torch.Tensor, path: str | Path, nrow: int | None = None) -> None:
     """Write a batch ``(B, C, H, W)`` in [0, 1] as one PNG grid."""
     save_image(make_grid(x, nrow), path)
+
+
+def save_panel(
+    images: dict[str, torch.Tensor], path: str | Path, captions: dict[str, str] | None = None, scale: int = 2
+) -> None:
+    """Write images side by side, each ``(C, h, w)`` in [0, 1] shown at the size of the
+    largest (nearest-neighbour, so a low-resolution input stays visibly blocky), with its
+    name above and an optional caption (e.g. PSNR) below."""
+    from PIL import ImageDraw
+
+    side = max(x.shape[-1] for x in images.values()) * scale
+    label_h, pad = 14, 4
+    panel = Image.new("RGB", (len(images) * (side + pad) + pad, side + 2 * label_h + 2 * pad), "white")
+    draw = ImageDraw.Draw(panel)
+    for i, (name, x) in enumerate(images.items()):
+        arr = (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        tile = Image.fromarray(arr).resize((side, side), Image.NEAREST)
+        left = pad + i * (side + pad)
+        panel.paste(tile, (left, pad + label_h))
+        draw.text((left, pad), name, fill="black")
+        if captions and name in captions:
+            draw.text((left, pad + label_h + side + 1), captions[name], fill="black")
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    panel.save(path)

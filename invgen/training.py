@@ -7,7 +7,7 @@ is what is exported. One discriminator step per generator step.
 
 Every epoch writes ``checkpoint.pt`` (everything needed by ``--resume``) and
 ``samples/epoch_XXX.png`` (64 samples of the EMA generator at fixed latents); the end of
-training writes ``face64.pt``, the float16 EMA generator that
+training (also of a ``--resume`` of a finished run) writes ``face64.pt``, the float16 EMA generator that
 :func:`invgen.generators.face64.load_face64` reads.
 """
 from __future__ import annotations
@@ -39,9 +39,27 @@ def export_generator(network: FaceDCGAN, path: str | Path) -> None:
 def _update_ema(ema: torch.nn.Module, net: torch.nn.Module, decay: float) -> None:
     for p_ema, p in zip(ema.parameters(), net.parameters()):
         p_ema.lerp_(p, 1.0 - decay)
-    # Batch-norm running statistics are copied, not averaged.
-    for b_ema, b in zip(ema.buffers(), net.buffers()):
-        b_ema.copy_(b)
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(network: FaceDCGAN, batches: int = 16, batch_size: int = 256, seed: int = 0) -> None:
+    """Re-estimate the batch-norm statistics of ``network`` for its current weights.
+
+    The EMA weights never ran in training mode, so the running statistics tracked for
+    the raw weights do not fit them (washed-out samples); an exact average over
+    ``batches × batch_size`` fresh latents does. Leaves the network in eval mode.
+    """
+    norms = [m for m in network.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for m in norms:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the calibration batches
+    latents = torch.Generator().manual_seed(seed)
+    network.train()
+    for _ in range(batches):
+        network(torch.randn(batch_size, network.latent_dim, generator=latents))
+    network.eval()
+    for m in norms:
+        m.momentum = 0.1
 
 
 def _save_atomic(obj: dict, path: Path) -> None:
@@ -125,6 +143,7 @@ def train_gan(
         record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), **{k: v / n for k, v in sums.items()}}
         history.append(record)
         print(json.dumps(record), flush=True)
+        recalibrate_batchnorm(G_ema)
         with torch.no_grad():
             save_grid((G_ema(fixed_z) + 1) / 2, out / "samples" / f"epoch_{epoch + 1:03d}.png", nrow=8)
         _save_atomic(
@@ -133,9 +152,10 @@ def train_gan(
              "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state()},
             ckpt_path,
         )
-        export_generator(G_ema, out / "face64.pt")
         if max_steps is not None and step >= max_steps:
             break
+    recalibrate_batchnorm(G_ema)
+    export_generator(G_ema, out / "face64.pt")
     return G_ema
 
 
