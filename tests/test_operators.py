@@ -1,0 +1,224 @@
+"""Operator identities as properties over random shapes, factors, m and seeds."""
+from __future__ import annotations
+
+import numpy as np
+import pylops
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from invgen.operators import (
+    Blur,
+    GaussianCS,
+    Identity,
+    LinearOperator,
+    Mask,
+    SubsampledDCT,
+    SuperResolution,
+    bicubic_kernel,
+    from_pylops,
+    keys_cubic,
+    to_pylops,
+)
+
+FAST = settings(max_examples=12, deadline=None)
+
+
+@st.composite
+def operators(draw, closed_form_only: bool = False) -> LinearOperator:
+    """A random operator of every family on a small random image shape."""
+    c = draw(st.integers(1, 3))
+    factor = draw(st.sampled_from([1, 2, 3, 4]))
+    h = factor * draw(st.integers(1, 4))
+    w = factor * draw(st.integers(1, 4))
+    shape = (c, h, w)
+    n = c * h * w
+    seed = draw(st.integers(0, 2**16))
+    kinds = ["identity", "mask", "box", "cs", "dct", "blur", "motion", "sr", "sr-box", "sr-gauss", "scaled"]
+    if not closed_form_only:
+        kinds += ["composition", "sum", "adjoint"]
+    kind = draw(st.sampled_from(kinds))
+    m = draw(st.integers(1, n))
+    make = {
+        "identity": lambda: Identity(shape),
+        "mask": lambda: Mask.random(shape, draw(st.floats(0, 1)), seed),
+        "box": lambda: Mask.box(shape, 0, 0, max(1, h // 2), max(1, w // 2)),
+        "cs": lambda: GaussianCS(shape, m, seed),
+        "dct": lambda: SubsampledDCT(shape, m, seed),
+        "blur": lambda: Blur.gaussian(shape, draw(st.floats(0.3, 2.0))),
+        "motion": lambda: Blur.motion(shape, draw(st.integers(1, 5)), draw(st.floats(0, 180))),
+        "sr": lambda: SuperResolution(shape, factor),
+        "sr-box": lambda: SuperResolution(shape, factor, "box"),
+        "sr-gauss": lambda: SuperResolution(shape, factor, "gaussian"),
+        "scaled": lambda: draw(st.floats(0.1, 3)) * SuperResolution(shape, factor),
+        "composition": lambda: SuperResolution(shape, factor) @ Blur.gaussian(shape, 1.0),
+        "sum": lambda: Blur.box(shape, 3) + 0.5 * Identity(shape),
+        "adjoint": lambda: SuperResolution(shape, factor).T,
+    }
+    return make[kind]()
+
+
+def _randn(shape, dtype, seed):
+    return torch.randn(shape, dtype=dtype, generator=torch.Generator().manual_seed(seed))
+
+
+def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    return ((a - b).norm() / b.norm().clamp_min(1e-300)).item()
+
+
+@FAST
+@given(operators(), st.integers(0, 1000))
+def test_linearity(A, seed):
+    x1, x2 = _randn((2, *A.in_shape), torch.float64, seed), _randn((2, *A.in_shape), torch.float64, seed + 1)
+    assert _rel(A(2.5 * x1 - x2), 2.5 * A(x1) - A(x2)) < 1e-12 or A(x1).norm() == 0
+
+
+@FAST
+@given(operators(), st.integers(0, 1000), st.sampled_from([(torch.float64, 1e-10), (torch.float32, 1e-5)]))
+def test_adjoint_identity(A, seed, dtype_tol):
+    dtype, tol = dtype_tol
+    x, y = _randn((3, *A.in_shape), dtype, seed), _randn((3, *A.out_shape), dtype, seed + 1)
+    lhs = (A(x) * y).sum().double()
+    rhs = (x * A.adjoint(y)).sum().double()
+    scale = (A(x).norm() * y.norm()).double()
+    assert abs(lhs - rhs) <= tol * scale
+
+
+@FAST
+@given(operators(), st.integers(0, 1000))
+def test_penrose_identities(A, seed):
+    """A A⁺ A = A and A⁺ A A⁺ = A⁺ on random vectors (float64)."""
+    tol = 1e-9 if type(A).__name__ not in ("Composition", "Sum", "Adjoint") else 1e-6
+    x, y = _randn((2, *A.in_shape), torch.float64, seed), _randn((2, *A.out_shape), torch.float64, seed + 1)
+    assert _rel(A(A.pinv(A(x))), A(x)) < tol or A(x).norm() < 1e-12
+    assert _rel(A.pinv(A(A.pinv(y))), A.pinv(y)) < tol or A.pinv(y).norm() < 1e-12
+
+
+@FAST
+@given(operators(), st.integers(0, 1000))
+def test_matrix_free_equals_dense_and_pinv_equals_numpy(A, seed):
+    M = A.to_dense().numpy()
+    x, y = _randn((2, *A.in_shape), torch.float64, seed), _randn((2, *A.out_shape), torch.float64, seed + 1)
+    assert np.allclose(A(x).reshape(2, -1).numpy(), x.reshape(2, -1).numpy() @ M.T, rtol=1e-10, atol=1e-12)
+    assert np.allclose(A.adjoint(y).reshape(2, -1).numpy(), y.reshape(2, -1).numpy() @ M, rtol=1e-10, atol=1e-12)
+    expected = y.reshape(2, -1).numpy() @ np.linalg.pinv(M, rcond=1e-10).T
+    got = A.pinv(y).reshape(2, -1).numpy()
+    assert np.abs(got - expected).max() <= 1e-6 * max(1.0, np.abs(expected).max())
+
+
+@FAST
+@given(operators(closed_form_only=True), st.integers(0, 1000), st.floats(1e-3, 10.0))
+def test_regularised_pinv(A, seed, eps):
+    """A.pinv(y, eps) = Aᵀ(AAᵀ + eps I)⁻¹ y."""
+    M = A.to_dense().numpy()
+    y = _randn((2, *A.out_shape), torch.float64, seed)
+    expected = np.linalg.solve(M @ M.T + eps * np.eye(M.shape[0]), y.reshape(2, -1).numpy().T).T @ M
+    assert np.allclose(A.pinv(y, eps).reshape(2, -1).numpy(), expected, rtol=1e-8, atol=1e-10)
+
+
+@FAST
+@given(operators(), operators(), st.integers(0, 1000))
+def test_adjoint_of_composition_and_sum(A, B, seed):
+    """(A @ B)ᵀ = Bᵀ @ Aᵀ and (A + A)ᵀ = 2 Aᵀ, applied to vectors."""
+    if B.out_shape != A.in_shape:
+        B = Identity(A.in_shape)
+    y = _randn((2, *A.out_shape), torch.float64, seed)
+    assert torch.allclose((A @ B).T(y), (B.T @ A.T)(y), rtol=1e-10, atol=1e-12)
+    assert torch.allclose((A + A).T(y), 2 * A.T(y), rtol=1e-10, atol=1e-12)
+    assert (A @ B).in_shape == B.in_shape and (A @ B).out_shape == A.out_shape
+
+
+@FAST
+@given(operators(), st.integers(0, 100))
+def test_pylops_dottest_and_roundtrip(A, seed):
+    op = to_pylops(A)
+    assert pylops.utils.dottest(op, A.out_size, A.in_size, rtol=1e-10)
+    back = from_pylops(op, A.in_shape, A.out_shape)
+    x = _randn((2, *A.in_shape), torch.float64, seed)
+    assert torch.allclose(back(x), A(x), rtol=1e-12, atol=1e-12)
+
+
+def test_from_pylops_supports_autograd():
+    op = pylops.MatrixMult(np.random.default_rng(0).standard_normal((5, 12)))
+    A = from_pylops(op, (3, 2, 2), (5,))
+    x = torch.randn(2, 3, 2, 2, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(2, 5, dtype=torch.float64)
+    (A(x) * y).sum().backward()
+    assert torch.allclose(x.grad, A.adjoint(y))
+
+
+def test_bad_shapes_raise():
+    A = SuperResolution((3, 16, 16), 4)
+    with pytest.raises(ValueError, match=r"\(B, 3, 16, 16\).*\(2, 3, 8, 8\)"):
+        A(torch.zeros(2, 3, 8, 8))
+    with pytest.raises(ValueError, match=r"\(B, 3, 4, 4\)"):
+        A.adjoint(torch.zeros(3, 4, 4))
+    with pytest.raises(ValueError, match="pseudo-inverse"):
+        A.pinv(torch.zeros(1, 3, 5, 4))
+    with pytest.raises(ValueError, match="divide"):
+        SuperResolution((3, 10, 10), 4)
+    with pytest.raises(ValueError, match="compose"):
+        A @ Identity((3, 8, 8))
+    with pytest.raises(ValueError, match="m must"):
+        GaussianCS((3, 4, 4), 49)
+    with pytest.raises(ValueError, match="binary"):
+        Mask((1, 2, 2), torch.tensor([[0.5, 1.0], [1.0, 1.0]]))
+    with pytest.raises(ValueError, match="eps"):
+        A.pinv(torch.zeros(1, 3, 4, 4), eps=-1.0)
+
+
+def test_bicubic_kernel_is_the_papers():
+    """Keys cubic (a = −0.5), 4·f taps (+1 for odd f), at the grid scaled by 1/f, sum 1."""
+    assert keys_cubic(torch.tensor([0.0, 1.0, 2.0, 0.5])).tolist() == [1.0, 0.0, 0.0, 0.5625]
+    for f in (2, 3, 4, 8):
+        k = bicubic_kernel(f)
+        length = 4 * f + f % 2
+        assert k.shape == (length,)
+        t = (torch.arange(length, dtype=torch.float64) - (length - 1) / 2) / f
+        raw = torch.where(t.abs() <= 1, 1.5 * t.abs() ** 3 - 2.5 * t**2 + 1,
+                          torch.where(t.abs() < 2, -0.5 * t.abs() ** 3 + 2.5 * t**2 - 4 * t.abs() + 2, 0 * t))
+        assert torch.allclose(k, raw / raw.sum(), atol=1e-15)
+
+
+@pytest.mark.parametrize("factor", [2, 3, 4])
+def test_super_resolution_matches_the_direct_sum_inside(factor):
+    """Away from the border, low-resolution pixel (p, q) is the bicubic-weighted sum of
+    the L × L window centred on its factor × factor block."""
+    h = 8 * factor
+    A = SuperResolution((2, h, h), factor)
+    x = torch.randn(1, 2, h, h, dtype=torch.float64)
+    k = torch.outer(bicubic_kernel(factor), bicubic_kernel(factor))
+    length = k.shape[0]
+    pad = (length - factor) // 2
+    y = A(x)
+    interior = [p for p in range(h // factor) if p * factor - pad >= 0 and p * factor - pad + length <= h]
+    assert interior
+    for p in interior:
+        for q in interior:
+            window = x[0, :, p * factor - pad : p * factor - pad + length, q * factor - pad : q * factor - pad + length]
+            assert torch.allclose(y[0, :, p, q], (window * k).sum((-2, -1)), atol=1e-12)
+
+
+def test_operators_follow_input_dtype_and_carry_gradients():
+    A = SuperResolution((3, 8, 8), 2) @ Blur.gaussian((3, 8, 8), 1.0)
+    x = torch.rand(2, 3, 8, 8, requires_grad=True)
+    y = A(x)
+    assert y.dtype == torch.float32
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.shape == x.shape
+    assert A.pinv(y.detach().double()).dtype == torch.float64
+
+
+def test_gaussian_cs_statistics_and_seed():
+    A = GaussianCS((3, 16, 16), 200, seed=3)
+    assert torch.equal(A.matrix, GaussianCS((3, 16, 16), 200, seed=3).matrix)
+    assert not torch.equal(A.matrix, GaussianCS((3, 16, 16), 200, seed=4).matrix)
+    assert abs(A.matrix.var().item() - 1 / 200) < 0.1 / 200
+
+
+def test_gaussian_cs_pinv_is_exact_at_full_size():
+    """n = 3·64·64 with m/n = 0.5: the cached Cholesky pseudo-inverse is consistent."""
+    A = GaussianCS((3, 64, 64), 3 * 64 * 64 // 2)
+    y = torch.randn(2, A.out_shape[0])
+    assert _rel(A(A.pinv(y)), y) < 1e-5
