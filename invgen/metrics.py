@@ -1,0 +1,114 @@
+"""How good an estimate is, per image: PSNR, SSIM and LPIPS of ``x`` against ``ref``.
+
+Images are ``(B, C, H, W)`` batches; every metric returns one value per image, ``(B,)``.
+"""
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+
+def _check_pair(x: torch.Tensor, ref: torch.Tensor) -> None:
+    if x.dim() != 4 or x.shape != ref.shape:
+        raise ValueError(f"x and ref must be (B, C, H, W) batches of the same shape, got {tuple(x.shape)} "
+                         f"and {tuple(ref.shape)}")
+
+
+def psnr(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """``10·log10(data_range² / MSE)`` per image, in dB (``inf`` where ``x == ref``)."""
+    _check_pair(x, ref)
+    mse = (x.detach() - ref.detach()).double().flatten(1).square().mean(1)
+    return (10 * torch.log10(data_range**2 / mse)).to(x.dtype)
+
+
+def _gaussian_window(size: int, sigma: float, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    t = torch.arange(size, dtype=dtype, device=device) - (size - 1) / 2
+    g = torch.exp(-(t**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def ssim(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Structural similarity (Wang, Bovik, Sheikh and Simoncelli, TIP 2004) per image.
+
+    The paper's settings: local statistics under an 11×11 Gaussian window of std 1.5,
+    ``C1 = (0.01·L)²``, ``C2 = (0.03·L)²`` with ``L = data_range``, the SSIM map over the
+    positions where the window fits ("valid"), averaged over positions and channels.
+    Images must be at least 11×11.
+    """
+    _check_pair(x, ref)
+    size, sigma = 11, 1.5
+    if min(x.shape[-2:]) < size:
+        raise ValueError(f"SSIM needs images of at least {size}×{size} pixels, got {tuple(x.shape[-2:])}")
+    c = x.shape[1]
+    x, ref = x.detach().double(), ref.detach().double()
+    g = _gaussian_window(size, sigma, x.dtype, x.device)
+    # The 2-D window is separable: filter rows, then columns, each channel on its own.
+    rows, cols = g.view(1, 1, 1, size).repeat(c, 1, 1, 1), g.view(1, 1, size, 1).repeat(c, 1, 1, 1)
+
+    def local_mean(t: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(F.conv2d(t, rows, groups=c), cols, groups=c)
+
+    mu_x, mu_r = local_mean(x), local_mean(ref)
+    var_x = local_mean(x * x) - mu_x**2
+    var_r = local_mean(ref * ref) - mu_r**2
+    cov = local_mean(x * ref) - mu_x * mu_r
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    ssim_map = ((2 * mu_x * mu_r + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_r**2 + c1) * (var_x + var_r + c2))
+    return ssim_map.flatten(1).mean(1).float()
+
+
+# torchvision's ImageNet checkpoints that lpips' backbones load (torchvision ≥ 0.13 names).
+BACKBONE_CHECKPOINTS = {
+    "alex": "alexnet-owt-7be5be79.pth",
+    "vgg": "vgg16-397923af.pth",
+    "squeeze": "squeezenet1_1-b8a52dc0.pth",
+}
+_lpips_models: dict[tuple[str, str], torch.nn.Module] = {}
+
+
+def backbone_checkpoint(net: str) -> Path:
+    """Where torchvision looks for the ``net`` backbone's weights (``torch.hub`` cache)."""
+    if net not in BACKBONE_CHECKPOINTS:
+        raise ValueError(f"net must be one of {sorted(BACKBONE_CHECKPOINTS)}, got {net!r}")
+    return Path(torch.hub.get_dir()) / "checkpoints" / BACKBONE_CHECKPOINTS[net]
+
+
+def _import_lpips(checkpoint: Path):
+    try:
+        importlib.import_module("torchvision")
+        return importlib.import_module("lpips")
+    except ImportError as error:
+        raise ImportError(
+            f"LPIPS needs the lpips and torchvision packages ({error.name} is missing): "
+            f'pip install "invgen[lpips]", then put torchvision\'s {checkpoint.name} at {checkpoint} '
+            "(invgen never downloads it)"
+        ) from error
+
+
+def lpips(x: torch.Tensor, ref: torch.Tensor, net: str = "alex") -> torch.Tensor:
+    """Learned perceptual distance (Zhang et al., CVPR 2018) per image; lower is closer.
+
+    Uses the ``lpips`` package (v0.1 linear heads, shipped with it) on a torchvision
+    ``net`` backbone (``"alex"``, ``"vgg"`` or ``"squeeze"``). Nothing is ever downloaded:
+    the backbone's ImageNet weights must already be in the torch hub cache,
+    :func:`backbone_checkpoint` (``$TORCH_HOME/hub/checkpoints/…``); otherwise this raises
+    ``FileNotFoundError`` saying which file to put there. ``x`` and ``ref`` are in [0, 1].
+    """
+    _check_pair(x, ref)
+    checkpoint = backbone_checkpoint(net)
+    lpips_package = _import_lpips(checkpoint)
+    if not checkpoint.is_file():
+        raise FileNotFoundError(
+            f"LPIPS(net={net!r}) needs torchvision's ImageNet weights at {checkpoint}, and invgen never "
+            f"downloads them. On a machine with internet, get "
+            f"https://download.pytorch.org/models/{checkpoint.name} and copy it to that path "
+            "(or set TORCH_HOME to a folder whose hub/checkpoints/ holds it)."
+        )
+    key = (net, str(x.device))
+    if key not in _lpips_models:
+        _lpips_models[key] = lpips_package.LPIPS(net=net, verbose=False).eval().to(x.device)
+    with torch.no_grad():
+        return _lpips_models[key](x.float(), ref.float(), normalize=True).flatten()

@@ -1,0 +1,29 @@
+"""The prior contract the solver relies on, and nothing more."""
+from __future__ import annotations
+
+import torch
+
+
+class Prior:
+    """Tensors to optimise and how they make the image batch ``x`` of shape ``(B, C, H, W)``.
+
+    - ``parameter_groups()``: ``[{"params": [tensors], "lr": float}, ...]``, ready for
+      ``torch.optim.Adam``. Every tensor belongs to one image (first dim indexes images),
+      so that fitting a batch is fitting each image on its own.
+    - ``__call__()``: the current images.
+    - ``penalty()``: a per-image ``(B,)`` term added to the data fit, or ``None``.
+    - ``state()``: per-image tensors (first dim ``B``) worth returning with the estimate,
+      e.g. the latent ``z``; the solver keeps them at each image's best iterate.
+    """
+
+    def parameter_groups(self) -> list[dict]:
+        raise NotImplementedError
+
+    def __call__(self) -> torch.Tensor:
+        raise NotImplementedError
+
+    def penalty(self) -> torch.Tensor | None:
+        return None
+
+    def state(self) -> dict[str, torch.Tensor]:
+        return {}
