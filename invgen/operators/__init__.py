@@ -2,17 +2,42 @@
 
 ``A(x)``, ``A.adjoint(y)``, ``A.T``, ``A.pinv(y, eps)``, ``A @ B``, ``A + B``, ``c * A``.
 """
-from invgen.operators.base import Adjoint, Composition, LinearOperator, Scaled, Sum, singular_threshold
+from invgen.operators.base import (
+    Adjoint,
+    Composition,
+    LinearOperator,
+    Scaled,
+    Sum,
+    singular_threshold,
+)
 from invgen.operators.blur import Blur
 from invgen.operators.dct import SubsampledDCT
 from invgen.operators.gaussian_cs import GaussianCS
 from invgen.operators.identity import Identity
 from invgen.operators.mask import Mask
 from invgen.operators.pylops_bridge import PylopsOperator, from_pylops, to_pylops
-from invgen.operators.super_resolution import SuperResolution, bicubic_kernel, keys_cubic
+from invgen.operators.super_resolution import (
+    SuperResolution,
+    bicubic_kernel,
+    keys_cubic,
+)
 
 __all__ = [
-    "LinearOperator", "Adjoint", "Composition", "Sum", "Scaled", "singular_threshold",
-    "Identity", "Mask", "GaussianCS", "SubsampledDCT", "Blur", "SuperResolution",
-    "bicubic_kernel", "keys_cubic", "to_pylops", "from_pylops", "PylopsOperator",
+    "Adjoint",
+    "Blur",
+    "Composition",
+    "GaussianCS",
+    "Identity",
+    "LinearOperator",
+    "Mask",
+    "PylopsOperator",
+    "Scaled",
+    "SubsampledDCT",
+    "Sum",
+    "SuperResolution",
+    "bicubic_kernel",
+    "from_pylops",
+    "keys_cubic",
+    "singular_threshold",
+    "to_pylops",
 ]

@@ -1,0 +1,64 @@
+"""Validation score of a face generator: how well it can represent real faces.
+
+Representation error = PSNR of the best CSGM fit with A = Identity, i.e.
+max over restarts of PSNR(G(z*), x) with z* = argmin_z ‖x − G(z)‖² (Adam, lr 0.1),
+averaged over faces of the CelebA val split (never seen in training) and, for the
+over-fitting gap, of the train split.
+
+    python benchmarks/generator.py --data ../shared/data/celeba/img_align_celeba_89x109
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from invgen.data import load_celeba
+from invgen.generators import load_default
+from invgen.generators.face64 import load_face64
+from invgen.metrics import psnr
+from invgen.operators import Identity
+from invgen.solvers import csgm
+
+
+def representation_psnr(generator, faces: torch.Tensor, steps: int, restarts: int, seed: int) -> torch.Tensor:
+    """Per-face PSNR of the best CSGM projection onto the generator's range."""
+    A = Identity(tuple(faces.shape[1:]))
+    result = csgm(A, faces, generator, steps=steps, lr=0.1, restarts=restarts, seed=seed)
+    return psnr(result.x, faces)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    parser.add_argument("--generator", default="default", help="'default' or a face64.pt checkpoint")
+    parser.add_argument("--n-images", type=int, default=64)
+    parser.add_argument("--steps", type=int, default=1000)
+    parser.add_argument("--restarts", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/generator.json")
+    args = parser.parse_args()
+
+    G = load_default() if args.generator == "default" else load_face64(args.generator)
+    rows = []
+    for split in ("val", "train"):
+        faces = load_celeba(args.data, split, n=args.n_images)
+        t0 = time.time()
+        scores = representation_psnr(G, faces, args.steps, args.restarts, args.seed)
+        rows.append({"split": split, "n_images": len(faces), "psnr_mean": scores.mean().item(),
+                     "psnr_std": scores.std().item(), "seconds": time.time() - t0})
+
+    print(f"\nrepresentation PSNR (CSGM, A = I, {args.restarts} restarts, {args.steps} steps, lr 0.1)")
+    print(f"{'split':<6} {'n':>4} {'PSNR mean':>10} {'std':>6} {'time s':>8}")
+    for r in rows:
+        print(f"{r['split']:<6} {r['n_images']:>4} {r['psnr_mean']:>10.2f} {r['psnr_std']:>6.2f} {r['seconds']:>8.1f}")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"config": vars(args), "results": rows}, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,15 @@
+"""The paper's experiments on CelebA val faces (``invgen bench NAME``, or ``examples/NAME.py``)."""
+from __future__ import annotations
+
+from importlib import import_module
+
+
+def _runner(module: str):
+    def run(argv: list[str]) -> None:
+        import_module(f"invgen.experiments.{module}").main(argv)
+
+    return run
+
+
+EXPERIMENTS = {name.replace("_", "-"): _runner(name)
+               for name in ("cs_curve", "super_resolution", "deblurring", "inpainting")}

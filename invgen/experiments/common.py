@@ -1,0 +1,198 @@
+"""What every experiment shares: arguments, sharding, the run over settings, merging.
+
+An experiment is a list of *settings* (a task and a noise level) and a list of methods.
+``run`` reconstructs the faces of one shard of the CelebA val split for every setting and
+method, and writes ``OUT/shards/shard_I_of_N.json`` (one record per image, setting and
+method). ``--merge`` reads every shard file in ``OUT/shards`` and writes
+``OUT/results.json`` and ``OUT/results.md`` (means over images), plus the experiment's
+figures. With ``--shard 1/1`` (the default) a run merges by itself.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shlex
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
+from invgen.metrics import psnr, ssim
+from invgen.solvers.pipeline import Budget, reconstruct
+from invgen.tasks import make_operator
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One inverse problem of an experiment: a task string and the noise std on y."""
+
+    task: str
+    noise_std: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.task if self.noise_std == 0 else f"{self.task}@σ={self.noise_std * 255:g}/255"
+
+
+def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109",
+                        help="CelebA 89×109 folder; faces come from the val split (ids 009001–010000)")
+    parser.add_argument("--n-images", type=int, default=32, help="first N faces of the val split")
+    parser.add_argument("--shard", default="1/1", metavar="I/N", help="run only the I-th of N parts of the faces")
+    parser.add_argument("--merge", action="store_true", help="only merge OUT/shards/*.json into the results")
+    parser.add_argument("--out", default=default_out)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--generator", default="default", help="'default' or a face64.pt checkpoint")
+    parser.add_argument("--restarts", type=int, default=1, help="CSGM random restarts (one batch)")
+    parser.add_argument("--csgm-steps", type=int, default=Budget.csgm_steps)
+    parser.add_argument("--iagan-steps", type=int, default=Budget.iagan_steps, help="halved under noise")
+    parser.add_argument("--dip-steps", type=int, default=Budget.dip_steps)
+    parser.add_argument("--batch-size", type=int, default=32, help="faces reconstructed together")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    return parser
+
+
+def shard_indices(n: int, shard: str) -> range:
+    """The positions of the ``I``-th of ``N`` contiguous parts of ``range(n)``."""
+    try:
+        i, parts = (int(v) for v in shard.split("/"))
+    except ValueError:
+        raise ValueError(f"--shard must look like I/N (e.g. 2/4), got {shard!r}") from None
+    if not 1 <= i <= parts:
+        raise ValueError(f"--shard {shard}: need 1 ≤ I ≤ N")
+    size = math.ceil(n / parts)
+    return range((i - 1) * size, min(i * size, n))
+
+
+def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, estimates: dict[str, torch.Tensor],
+                 seconds: float) -> list[dict]:
+    records = []
+    for method, x in estimates.items():
+        mse = (x - truth).flatten(1).pow(2).mean(1)
+        for k, image_id in enumerate(ids):
+            records.append({"setting": setting.name, "task": setting.task, "noise_std": setting.noise_std,
+                            "image_id": image_id, "method": method, "mse": mse[k].item(),
+                            "psnr": psnr(x[k : k + 1], truth[k : k + 1]).item(),
+                            "ssim": ssim(x[k : k + 1], truth[k : k + 1]).item(),
+                            "batch_seconds": seconds})
+    return records
+
+
+def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], extra_methods=None) -> Path:
+    """Reconstruct this shard's faces for every setting; returns the shard file.
+
+    ``extra_methods(A, y, noise_std) → dict`` adds baselines that are not in the pipeline
+    (e.g. Lasso-DCT).
+    """
+    from invgen.cli import _generator
+
+    out = Path(args.out)
+    positions = shard_indices(args.n_images, args.shard)
+    paths = celeba_paths(args.data, "val", args.n_images)
+    ids = [int(paths[p].stem) for p in positions]
+    faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP) for p in positions]).to(args.device)
+    G = _generator(args.generator, torch.device(args.device))
+    budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
+                    dip_steps=args.dip_steps)
+    records, examples = [], {}
+    for setting in settings:
+        A = make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(args.device)
+        for start in range(0, len(faces), args.batch_size):
+            truth = faces[start : start + args.batch_size]
+            batch_ids = ids[start : start + args.batch_size]
+            # Noise is seeded by the image id: the same face sees the same noise in every shard layout.
+            noise = torch.stack([torch.randn(A.out_shape, generator=torch.Generator().manual_seed(args.seed * 100003 + i))
+                                 for i in batch_ids]).to(args.device)
+            y = A(truth) + setting.noise_std * noise
+            print(f"[{setting.name}] faces {batch_ids[0]:06d}–{batch_ids[-1]:06d}", flush=True)
+            t0 = time.time()
+            estimates = reconstruct(A, y, methods, G, noise_std=setting.noise_std, budget=budget, seed=args.seed)
+            if extra_methods is not None:
+                estimates.update(extra_methods(A, y, setting.noise_std))
+            records += _records_for(setting, batch_ids, truth, estimates, time.time() - t0)
+            if start == 0:
+                viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
+                       else A.pinv(y)).clamp(0, 1)
+                examples[setting.name] = {"truth": truth[:4], "input": viz[:4], **{m: x[:4] for m, x in estimates.items()}}
+    shard_file = out / "shards" / f"shard_{args.shard.replace('/', '_of_')}.json"
+    shard_file.parent.mkdir(parents=True, exist_ok=True)
+    shard_file.write_text(json.dumps({"command": " ".join(shlex.quote(a) for a in sys.argv),
+                                      "config": vars(args), "records": records}, indent=1))
+    torch.save(examples, shard_file.with_suffix(".examples.pt"))
+    print(f"wrote {shard_file}")
+    return shard_file
+
+
+def summarise(records: list[dict]) -> list[dict]:
+    """Mean and standard error of MSE, PSNR, SSIM per (setting, method), in first-seen order."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["setting"], r["method"]), []).append(r)
+    rows = []
+    for (setting, method), rs in groups.items():
+        row = {"setting": setting, "task": rs[0]["task"], "noise_std": rs[0]["noise_std"], "method": method,
+               "n_images": len(rs)}
+        for key in ("mse", "psnr", "ssim"):
+            v = torch.tensor([r[key] for r in rs], dtype=torch.float64)
+            row[key] = v.mean().item()
+            row[f"{key}_sem"] = (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def markdown_table(rows: list[dict]) -> str:
+    lines = ["| setting | method | n | MSE | PSNR (dB) | SSIM |", "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {r['method']} | {r['n_images']} | {r['mse']:.5f} | "
+                     f"{r['psnr']:.2f} ± {r['psnr_sem']:.2f} | {r['ssim']:.3f} |")
+    return "\n".join(lines)
+
+
+def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
+    """Combine the shard files of ``OUT/shards`` into results.json / results.md (+ figures)."""
+    out = Path(args.out)
+    shard_files = sorted((out / "shards").glob("shard_*.json"))
+    if not shard_files:
+        raise FileNotFoundError(f"no shard files in {out / 'shards'}; run the experiment first")
+    shards = [json.loads(f.read_text()) for f in shard_files]
+    records = [r for s in shards for r in s["records"]]
+    rows = summarise(records)
+    table = markdown_table(rows)
+    commands = sorted({s["command"] for s in shards})
+    (out / "results.json").write_text(json.dumps({"title": title, "commands": commands, "summary": rows,
+                                                  "records": records}, indent=1))
+    examples = torch.load(shard_files[0].with_suffix(".examples.pt"), weights_only=True)
+    for setting, panel in examples.items():
+        columns = list(panel)
+        grid = torch.cat([torch.stack([panel[c][i] for c in columns]) for i in range(len(panel["truth"]))])
+        save_grid(grid, out / f"examples_{_slug(setting)}.png", nrow=len(columns))
+    (out / "examples_columns.txt").write_text("columns, left to right: " + ", ".join(columns) + "\n")
+    figure_lines = figures(rows, out) if figures is not None else []
+    doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
+           "Examples (first faces of the first shard; columns: " + ", ".join(columns) + "):", ""]
+    doc += [f"![{s}](examples_{_slug(s)}.png)" for s in examples] + [""] + figure_lines
+    (out / "results.md").write_text("\n".join(doc) + "\n")
+    print(f"\n{title}\n{table}\n\nwrote {out / 'results.md'} and {out / 'results.json'}")
+    return rows
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in name)
+
+
+def main(description: str, default_out: str, settings: list[Setting], methods: list[str], argv=None,
+         extra_methods=None, figures=None) -> None:
+    args = build_parser(description, default_out).parse_args(argv)
+    title = description.strip().splitlines()[0]
+    if not args.merge:
+        run(args, settings, methods, extra_methods)
+        if args.shard != "1/1":
+            print("merge the shards with --merge once all have run")
+            return
+    merge(args, title, figures)

@@ -1,0 +1,22 @@
+"""Deblurring of CelebA val faces: Gaussian blur (σ = 1.5 px), noiseless and σ = 10/255.
+
+Methods: the exact pseudo-inverse (inverse filter), Deep Image Prior, CSGM, CSGM-BP,
+IAGAN, IAGAN-BP, with the paper's step counts.
+
+    invgen bench deblurring --n-images 32 --out docs/results/deblurring
+"""
+from __future__ import annotations
+
+from invgen.experiments.common import Setting
+from invgen.experiments.common import main as run_main
+
+SETTINGS = [Setting("blur"), Setting("blur", 10 / 255)]
+METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    run_main(__doc__, "docs/results/deblurring", SETTINGS, METHODS, argv)
+
+
+if __name__ == "__main__":
+    main()
