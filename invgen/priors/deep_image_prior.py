@@ -63,6 +63,14 @@ class SkipNetwork(nn.Module):
         return torch.sigmoid(self.head(self.levels(noise)))
 
 
+def _max_depth(size: int) -> int:
+    """How many stride-2 halvings keep a side of ``size`` pixels at least 2 long."""
+    levels = 0
+    while (size + 1) // 2 >= 2:
+        size, levels = (size + 1) // 2, levels + 1
+    return levels
+
+
 @torch.no_grad()
 def _initialise(module: nn.Module, rng: torch.Generator) -> None:
     """PyTorch's default initialisation, drawn from ``rng`` instead of the global RNG."""
@@ -80,6 +88,8 @@ class DeepImagePrior(Prior):
     """``x_i = f_{θ_i}(u)``: ``n`` copies of a :class:`SkipNetwork` with the same seeded
     initialisation, one per image, all fed the same fixed input ``u ~ U(0, 1/10)`` of
     ``input_channels`` channels (the paper's input). Only the weights ``θ_i`` are optimised.
+    Small images get fewer than ``depth`` levels: the deepest feature map stays ≥ 2×2, as
+    batch norm needs more than one value per channel.
 
     Each image has its own network and batch-norm statistics, so an image's fit does not
     depend on the other images of the batch. ``state()`` is empty: the weights are not kept.
@@ -97,6 +107,9 @@ class DeepImagePrior(Prior):
         device: torch.device | str | None = None,
     ) -> None:
         c, h, w = image_shape
+        if min(h, w) < 3:
+            raise ValueError(f"the Deep Image Prior needs images of at least 3×3 pixels, got {h}×{w}")
+        depth = min(depth, _max_depth(min(h, w)))
         rng = torch.Generator().manual_seed(seed)
         with torch.device("meta"):  # no default initialisation: it would draw from the global RNG
             network = SkipNetwork(input_channels, c, channels, depth)

@@ -35,9 +35,10 @@ class SolveResult:
 
 
 def check_measurement(A: LinearOperator, y: torch.Tensor) -> None:
-    """Raise ``ValueError`` unless ``y`` is a finite batch ``(B, *A.out_shape)``."""
+    """Raise ``ValueError`` unless ``y`` is a finite batch ``(B, *A.out_shape)`` (``TypeError``
+    unless it is a tensor)."""
     if not isinstance(y, torch.Tensor):
-        raise ValueError(f"y must be a torch.Tensor of shape (B, {', '.join(map(str, A.out_shape))}), "
+        raise TypeError(f"y must be a torch.Tensor of shape (B, {', '.join(map(str, A.out_shape))}), "
                          f"got {type(y).__name__}")
     if y.dim() != len(A.out_shape) + 1 or tuple(y.shape[1:]) != A.out_shape:
         raise ValueError(
