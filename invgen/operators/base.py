@@ -8,6 +8,7 @@ shapes, and derives the algebra once: ``A @ B`` (apply B first), ``A + B``, ``c 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -107,7 +108,7 @@ class LinearOperator(nn.Module):
         return Sum(self, Scaled(other, -1.0))
 
     def __mul__(self, c: float) -> LinearOperator:
-        if isinstance(c, bool) or not isinstance(c, (int, float)):
+        if isinstance(c, bool) or not isinstance(c, numbers.Real):
             return NotImplemented
         return Scaled(self, float(c))
 

@@ -6,19 +6,25 @@ import math
 import torch
 
 from invgen.operators.base import LinearOperator, Shape, singular_threshold
-from invgen.operators.fourier import apply_symbol, correlation_spectrum
+from invgen.operators.fourier import (
+    apply_half_symbol,
+    as_complex,
+    as_stored,
+    correlation_spectrum,
+)
 
 
 class Blur(LinearOperator):
     """``A x = k ⋆ x``: each channel correlated with the 2-D ``kernel`` (circular
     boundary, the kernel's centre tap — index ``(kh // 2, kw // 2)`` — on the pixel),
-    computed by FFT. ``in_shape = out_shape = (C, H, W)``.
+    computed by real FFTs. ``in_shape = out_shape = (C, H, W)``.
 
-    ``A`` is diagonalised by the 2-D DFT with symbol ``Ĥ``: ``Aᵀ`` multiplies by
-    ``conj(Ĥ)``, and the pseudo-inverse is exact and closed form,
-    ``A⁺ y = F⁻¹[conj(Ĥ)/(|Ĥ|² + eps) · F y]`` on frequencies with
+    ``A`` is diagonalised by the 2-D DFT with symbol ``Ĥ`` (its singular values are
+    ``|Ĥ|``): ``Aᵀ`` multiplies by ``conj(Ĥ)``, and the pseudo-inverse is exact and closed
+    form. With ``eps = 0``, ``A⁺ y = F⁻¹[F y / Ĥ]`` on the frequencies where
     ``|Ĥ| > singular_threshold(dtype)·max|Ĥ|`` and 0 on the others (the numerical null
-    space; with ``eps = 0`` that is the inverse filter).
+    space, as ``numpy.linalg.pinv`` with that ``rcond``). With ``eps > 0``,
+    ``Aᵀ(AAᵀ + eps)⁻¹ y = F⁻¹[conj(Ĥ)/(|Ĥ|² + eps) · F y]`` on every frequency.
     """
 
     def __init__(self, in_shape: Shape, kernel: torch.Tensor) -> None:
@@ -28,7 +34,9 @@ class Blur(LinearOperator):
             raise ValueError(f"kernel must be 2-D (kh, kw), got shape {tuple(kernel.shape)}")
         self.register_buffer("kernel", kernel)
         origin = (kernel.shape[0] // 2, kernel.shape[1] // 2)
-        self.register_buffer("symbol", correlation_spectrum(kernel, origin, self.in_shape[-2:]))
+        w = self.in_shape[-1]
+        half = correlation_spectrum(kernel, origin, self.in_shape[-2:])[:, : w // 2 + 1]
+        self.register_buffer("symbol", as_stored(half))  # the rfft2 half of Ĥ
 
     @classmethod
     def gaussian(cls, in_shape: Shape, sigma: float, size: int | None = None) -> Blur:
@@ -70,13 +78,14 @@ class Blur(LinearOperator):
         return cls(in_shape, k / k.sum())
 
     def _matvec(self, x):
-        return apply_symbol(x, self.symbol)
+        return apply_half_symbol(x, as_complex(self.symbol, x.dtype))
 
     def _rmatvec(self, y):
-        return apply_symbol(y, self.symbol.conj())
+        return apply_half_symbol(y, as_complex(self.symbol, y.dtype).conj())
 
     def _pinv(self, y, eps):
-        power = self.symbol.abs() ** 2
-        keep = self.symbol.abs() > singular_threshold(y.dtype) * self.symbol.abs().max()
-        inverse = torch.where(keep, self.symbol.conj() / (power + eps).where(keep, torch.ones_like(power)), 0)
-        return apply_symbol(y, inverse)
+        h = as_complex(self.symbol, y.dtype)
+        if eps > 0:
+            return apply_half_symbol(y, h.conj() / (h.abs() ** 2 + eps))
+        keep = h.abs() > singular_threshold(y.dtype) * h.abs().max()
+        return apply_half_symbol(y, torch.where(keep, 1 / torch.where(keep, h, 1), 0))

@@ -11,25 +11,34 @@ def conjugate_gradient(
 ) -> torch.Tensor:
     """Solve ``M u = b`` for each item of the batch ``b`` (first dimension), ``M = apply``.
 
-    Stops when every item has ``‖b − M u‖ ≤ tol·‖b‖`` or after ``max_iter`` steps. Each
-    item has its own step sizes, so the items stay independent systems.
+    Each item has its own step sizes, so the items stay independent systems, and stops on
+    its own: when ``‖b − M u‖ ≤ max(tol, 100·eps(dtype))·‖b‖`` (a float32 solve cannot
+    go much below 1e-5), or when the search direction has no positive curvature left
+    (rounding has pushed it into the null space of a semi-definite ``M``). At most
+    ``max_iter`` steps.
     """
     def dot(a, c):
         return (a * c).flatten(1).sum(1).view(-1, *([1] * (a.dim() - 1)))
 
+    tol = max(tol, 100 * torch.finfo(b.dtype).eps)
     u = torch.zeros_like(b)
     r = b.clone()
     p = r.clone()
     rr = dot(r, r)
     target = (tol**2) * rr
+    active = rr > target
     for _ in range(max_iter):
-        if bool((rr <= target).all()):
+        if not bool(active.any()):
             break
         mp = apply(p)
-        alpha = rr / dot(p, mp).clamp_min(torch.finfo(b.dtype).tiny)
+        curvature = dot(p, mp)
+        active = active & (curvature > 0)
+        alpha = torch.where(active, rr / torch.where(active, curvature, 1), 0)
         u = u + alpha * p
         r = r - alpha * mp
         rr_new = dot(r, r)
-        p = r + (rr_new / rr.clamp_min(torch.finfo(b.dtype).tiny)) * p
+        beta = torch.where(active, rr_new / torch.where(active, rr, 1), 0)
+        p = r + beta * p
         rr = rr_new
+        active = active & (rr > target)
     return u

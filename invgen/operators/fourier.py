@@ -1,4 +1,8 @@
-"""Circular correlation kernels in the Fourier domain (shared by Blur and SuperResolution)."""
+"""Circular correlation kernels in the Fourier domain (shared by Blur and SuperResolution).
+
+Symbols are stored as real ``(..., 2)`` tensors (``torch.view_as_real``) so that
+``module.to(dtype)`` changes their precision instead of discarding their imaginary part.
+"""
 from __future__ import annotations
 
 import torch
@@ -21,7 +25,17 @@ def correlation_spectrum(kernel: torch.Tensor, origin: tuple[int, int], size: tu
     return torch.fft.fft2(g)
 
 
-def apply_symbol(x: torch.Tensor, symbol: torch.Tensor) -> torch.Tensor:
-    """``ifft2(fft2(x) · symbol)``, real part, in the dtype of ``x``."""
-    complex_dtype = torch.complex128 if x.dtype == torch.float64 else torch.complex64
-    return torch.fft.ifft2(torch.fft.fft2(x) * symbol.to(complex_dtype)).real.to(x.dtype)
+def as_stored(spectrum: torch.Tensor) -> torch.Tensor:
+    """A complex spectrum as the real ``(..., 2)`` tensor kept in a buffer."""
+    return torch.view_as_real(spectrum).clone()
+
+
+def as_complex(stored: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A stored spectrum as a complex tensor matching the real ``dtype`` of the data."""
+    real = torch.float64 if dtype == torch.float64 else torch.float32
+    return torch.view_as_complex(stored.to(real).contiguous())
+
+
+def apply_half_symbol(x: torch.Tensor, half_symbol: torch.Tensor) -> torch.Tensor:
+    """``ifft2(fft2(x) · Ĥ)`` for real ``x``, with the ``rfft2`` half ``Ĥ[:, :W//2+1]``."""
+    return torch.fft.irfft2(torch.fft.rfft2(x) * half_symbol, s=x.shape[-2:])

@@ -14,7 +14,8 @@ class _InvgenAsPylops(pylops.LinearOperator):
         self.op = op
 
     def _apply(self, fn, v: np.ndarray, shape: Shape) -> np.ndarray:
-        t = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)).view(1, *shape)
+        device = next((b.device for b in self.op.buffers()), torch.device("cpu"))
+        t = torch.from_numpy(np.ascontiguousarray(v, dtype=np.float64)).to(device).view(1, *shape)
         with torch.no_grad():
             return fn(t).reshape(-1).cpu().numpy()
 

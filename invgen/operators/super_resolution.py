@@ -6,7 +6,7 @@ import math
 import torch
 
 from invgen.operators.base import LinearOperator, Shape, singular_threshold
-from invgen.operators.fourier import correlation_spectrum
+from invgen.operators.fourier import as_complex, as_stored, correlation_spectrum
 
 
 def keys_cubic(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
@@ -49,16 +49,21 @@ class SuperResolution(LinearOperator):
     paper's, :func:`bicubic_kernel`), ``"box"`` (block average), ``"gaussian"``
     (σ = f/2), or a ``(kh, kw)`` tensor.
 
-    Everything is computed in the Fourier domain. With ``Ĥ`` the symbol of ``K`` on the
-    ``H × W`` grid and ``M = H/f``: ``(Ax)^(k) = f⁻² Σ_j (Ĥ X)(k + jM)`` (aliasing, sum
-    over the ``f²`` frequencies folding onto ``k``), ``(Aᵀy)^(k) = conj(Ĥ(k)) Y(k mod M)``.
-    ``AAᵀ`` is a circular convolution on the low-resolution grid with symbol
-    ``P(k) = f⁻² Σ_j |Ĥ(k + jM)|²``, so the pseudo-inverse is exact and closed form:
-    ``A⁺y = Aᵀ F⁻¹[F y / (P + eps)]``, with ``1/P`` replaced by 0 where
-    ``P ≤ singular_threshold(dtype)²·max P`` (P holds squared singular values).
+    Everything is computed with FFTs. With ``Ĥ`` the symbol of ``K`` on the ``H × W`` grid
+    and ``M = (H/f, W/f)``: ``(Ax)^(k) = f⁻² Σ_j (Ĥ X)(k + jM)`` (aliasing: the ``f²``
+    high-resolution frequencies that fold onto ``k``), ``(Aᵀy)^(k) = conj(Ĥ(k)) Y(k mod M)``
+    (zero-filling tiles the spectrum, then the kernel is applied transposed).
+    ``AAᵀ`` is a circular convolution on the low-resolution grid with the real symbol
+    ``P(k) = f⁻² Σ_j |Ĥ(k + jM)|²`` (its values are the squared singular values of ``A``),
+    so the pseudo-inverse is exact and closed form, one FFT on each grid:
+    ``A⁺y = Aᵀ F⁻¹[F y / P]``, with ``1/P`` replaced by 0 where
+    ``P ≤ singular_threshold(dtype)²·max P`` (the numerical null space), and
+    ``Aᵀ(AAᵀ + eps)⁻¹y = Aᵀ F⁻¹[F y / (P + eps)]`` when ``eps > 0``.
     """
 
     def __init__(self, in_shape: Shape, factor: int, kernel: str | torch.Tensor = "bicubic") -> None:
+        if len(in_shape) != 3:
+            raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
         c, h, w = (int(s) for s in in_shape)
         if factor < 1 or h % factor or w % factor:
             raise ValueError(f"factor {factor} must be ≥ 1 and divide the image size {h}×{w}")
@@ -73,9 +78,9 @@ class SuperResolution(LinearOperator):
         origin = ((kh - factor) // 2, (kw - factor) // 2)
         self.register_buffer("kernel", k2d)
         symbol = correlation_spectrum(k2d, origin, (h, w))
-        self.register_buffer("symbol", symbol)
+        self.register_buffer("symbol", as_stored(symbol[:, : w // 2 + 1]))  # the rfft2 half of Ĥ
         folded = (symbol.abs() ** 2).view(factor, h // factor, factor, w // factor).sum((0, 2)) / factor**2
-        self.register_buffer("gram_symbol", folded)
+        self.register_buffer("gram_symbol", folded)  # P, on the full low-resolution grid
 
     @staticmethod
     def _kernel_2d(kernel: str | torch.Tensor, factor: int) -> torch.Tensor:
@@ -91,29 +96,32 @@ class SuperResolution(LinearOperator):
             raise ValueError(f"a kernel tensor must be 2-D (kh, kw), got shape {tuple(kernel.shape)}")
         return kernel
 
-    def _fold(self, spectrum: torch.Tensor) -> torch.Tensor:
-        """Sum the ``f²`` aliases of each low-resolution frequency, divided by ``f²``."""
-        f, (h, w) = self.factor, spectrum.shape[-2:]
-        return spectrum.unflatten(-1, (f, w // f)).unflatten(-3, (f, h // f)).sum((-4, -2)) / f**2
-
-    def _complex(self, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-        return t.to(torch.complex128 if dtype == torch.float64 else torch.complex64)
-
     def _matvec(self, x):
-        spectrum = torch.fft.fft2(x) * self._complex(self.symbol, x.dtype)
-        return torch.fft.ifft2(self._fold(spectrum)).real.to(x.dtype)
+        f, m1, w = self.factor, self.out_shape[1], self.in_shape[2]
+        spectrum = torch.fft.rfft2(x) * as_complex(self.symbol, x.dtype)
+        # Rows are decimated in the Fourier domain (fold the f aliases of each row
+        # frequency, invert on the short grid), columns in space: this touches the
+        # high-resolution grid with one real FFT only.
+        rows = torch.fft.ifft(spectrum.unflatten(-2, (f, m1)).sum(-3) / f, dim=-2)
+        return torch.fft.irfft(rows, n=w, dim=-1)[..., ::f].contiguous()
 
     def _rmatvec(self, y):
-        f = self.factor
-        tiled = torch.fft.fft2(y).repeat(*([1] * (y.dim() - 2)), f, f)
-        return torch.fft.ifft2(tiled * self._complex(self.symbol.conj(), y.dtype)).real.to(y.dtype)
+        return self._adjoint_of_spectrum(torch.fft.fft2(y))
+
+    def _adjoint_of_spectrum(self, spectrum: torch.Tensor) -> torch.Tensor:
+        """``Aᵀy`` from ``F y``: tile it f × f (zero-filling), keep the rfft2 half, apply ``conj(Ĥ)``."""
+        f, (h, w) = self.factor, self.in_shape[1:]
+        tiled = spectrum.repeat(*([1] * (spectrum.dim() - 2)), f, f)[..., : w // 2 + 1]
+        return torch.fft.irfft2(tiled * as_complex(self.symbol, spectrum.real.dtype).conj(), s=(h, w))
 
     def _pinv(self, y, eps):
         p = self.gram_symbol.to(y.dtype)
-        keep = p > singular_threshold(y.dtype) ** 2 * p.max()
-        inverse = torch.where(keep, 1.0 / (p + eps).where(keep, torch.ones_like(p)), torch.zeros_like(p))
-        u = torch.fft.ifft2(torch.fft.fft2(y) * inverse).real.to(y.dtype)
-        return self._rmatvec(u)
+        if eps > 0:
+            inverse = 1 / (p + eps)
+        else:
+            keep = p > singular_threshold(y.dtype) ** 2 * p.max()
+            inverse = torch.where(keep, 1 / torch.where(keep, p, 1), 0)
+        return self._adjoint_of_spectrum(torch.fft.fft2(y) * inverse)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, factor={self.factor}, kernel={tuple(self.kernel.shape)}"
