@@ -38,12 +38,13 @@ class GenerativePrior(Prior):
         return [{"params": [self.z], "lr": self.lr}]
 
     def __call__(self) -> torch.Tensor:
-        was_training = self.generator.training
+        if not self.generator.training:
+            return self.generator(self.z)
         self.generator.eval()
         try:
             return self.generator(self.z)
         finally:
-            self.generator.train(was_training)
+            self.generator.train()
 
     def penalty(self) -> torch.Tensor | None:
         if self.latent_weight == 0:

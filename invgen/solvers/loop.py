@@ -54,6 +54,21 @@ def check_measurement(A: LinearOperator, y: torch.Tensor) -> None:
         )
 
 
+def _where_images(pick: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """Image ``i`` from ``new`` where ``pick[i]``, else from ``old``."""
+    return torch.where(pick.view(-1, *[1] * (new.dim() - 1)), new, old)
+
+
+def _adam(groups: list[dict]) -> torch.optim.Adam:
+    # The fused kernel updates all tensors at once: on the CPU ~10× faster than the
+    # default for the ~1M weights IAGAN adapts (as long as a step of a 64×64 generator).
+    # Older torch (< 2.4) has no fused CPU Adam.
+    try:
+        return torch.optim.Adam(groups, fused=True)
+    except RuntimeError:
+        return torch.optim.Adam(groups)
+
+
 def solve(
     A: LinearOperator,
     y: torch.Tensor,
@@ -87,7 +102,7 @@ def solve(
         raise ValueError(f"steps must be ≥ 1, got {steps}")
     b = y.shape[0]
     params = [p for group in prior.parameter_groups() for p in group["params"]]
-    optimizer = torch.optim.Adam(prior.parameter_groups())
+    optimizer = _adam(prior.parameter_groups())
     enough = tau * A.out_size * noise_std**2 if noise_std else -math.inf
 
     active = torch.ones(b, dtype=torch.bool, device=y.device)
@@ -110,13 +125,12 @@ def solve(
         finite = torch.isfinite(value)
         improved = active & finite & (value < best)
         gained = improved & (value < (1 - rtol) * best)
-        if best_x is None:
+        if best_x is None:  # clones: the prior's tensors change in place
             best_x = x.detach().clone()
             best_state = {k: v.clone() for k, v in prior.state().items()}
-        elif improved.any():
-            best_x[improved] = x.detach()[improved]
-            for k, v in prior.state().items():
-                best_state[k][improved] = v[improved]
+        else:
+            best_x = _where_images(improved, x.detach(), best_x)
+            best_state = {k: _where_images(improved, v, best_state[k]) for k, v in prior.state().items()}
         best = torch.where(improved, value, best)
         since_gain = torch.where(gained, 0, since_gain + 1)
 
