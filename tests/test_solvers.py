@@ -269,3 +269,24 @@ def test_iagan_halves_its_steps_for_noisy_measurements(G, cs):
     assert iagan(cs, y, G, z, steps=20, progress=False).history.shape[0] == 20
     # σ so small that the discrepancy principle cannot stop it first
     assert iagan(cs, y, G, z, steps=20, noise_std=1e-6, progress=False).history.shape[0] == 10
+
+
+@pytest.mark.slow
+def test_the_pipeline_on_the_default_64x64_architecture_for_x4_super_resolution():
+    from invgen.generators.face64 import build_face64
+
+    torch.manual_seed(0)
+    G64 = build_face64(latent_dim=128, width=32)  # untrained: only its range matters here
+    A = SuperResolution((3, 64, 64), 4)
+    with torch.no_grad():
+        x = G64(torch.randn(2, 128, generator=torch.Generator().manual_seed(3)))
+    assert (psnr(csgm(A, A(x), G64, steps=300, restarts=2, progress=False).x, x) >= 30).all()
+
+    x_out = F.avg_pool2d(torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)), 5, 1, 2)
+    y = A(x_out)
+    start = csgm(A, y, G64, steps=300, restarts=2, progress=False)
+    adapted = iagan(A, y, G64, start.z, steps=200, progress=False)
+    assert (adapted.objective <= 0.1 * start.objective).all()
+    x_bp = back_project(A, y, start.x)
+    assert ((A(x_bp) - y).flatten(1).norm(dim=1) <= 1e-5 * y.flatten(1).norm(dim=1)).all()
+    assert (psnr(x_bp, x_out) > psnr(start.x, x_out)).all()

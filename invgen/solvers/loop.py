@@ -95,7 +95,8 @@ def solve(
       measurements and ``σ = noise_std`` (if given) — fitting further would fit the noise;
     - when its objective becomes NaN or infinite; its best finite iterate is returned.
 
-    The loop ends when every image has stopped. ``progress`` shows a tqdm bar.
+    The loop ends when every image has stopped. ``progress`` shows a tqdm bar labelled
+    ``desc``. The prior is left at its last iterate; the result holds the best ones.
     """
     check_measurement(A, y)
     if steps < 1:
@@ -106,7 +107,7 @@ def solve(
     enough = tau * A.out_size * noise_std**2 if noise_std else -math.inf
 
     active = torch.ones(b, dtype=torch.bool, device=y.device)
-    best = torch.full((b,), math.inf, device=y.device)
+    best = torch.full((b,), math.inf, dtype=y.dtype, device=y.device)
     since_gain = torch.zeros(b, dtype=torch.long, device=y.device)
     best_x: torch.Tensor | None = None
     best_state: dict[str, torch.Tensor] = {}
