@@ -37,10 +37,17 @@ class GaussianCS(LinearOperator):
         gen = torch.Generator().manual_seed(seed)
         self.register_buffer("matrix", torch.randn(m, n, generator=gen).div_(m**0.5))
         self._gram: dict[torch.device, torch.Tensor] = {}
+        self._copies: dict[tuple[torch.dtype, torch.device], torch.Tensor] = {}
         self._solvers: dict[tuple[float, torch.device], tuple[str, torch.Tensor, torch.Tensor | None]] = {}
 
     def _phi(self, dtype: torch.dtype) -> torch.Tensor:
-        return self.matrix if self.matrix.dtype == dtype else self.matrix.to(dtype)
+        if self.matrix.dtype == dtype:
+            return self.matrix
+        # Cached: converting Φ at every call would dominate iterative float64 solvers.
+        key = (dtype, self.matrix.device)
+        if key not in self._copies:
+            self._copies[key] = self.matrix.to(dtype)
+        return self._copies[key]
 
     def _matvec(self, x):
         return x.flatten(1) @ self._phi(x.dtype).T
