@@ -9,13 +9,7 @@ from invgen.priors import DeepImagePrior, GenerativePrior, ImageAdaptivePrior, P
 LATENT = 6
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks gain nothing from threads, and lose a lot on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small_generator(seed: int = 0):
