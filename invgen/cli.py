@@ -70,7 +70,7 @@ def _run_timed(A, y, methods, generator, noise_std, budget, seed, progress):
 
 
 # --------------------------------------------------------------------------- demo
-DEMO_BUDGET = dict(csgm_steps=300, restarts=4, iagan_steps=200, lr_theta=1e-3, dip_steps=600)
+DEMO_BUDGET = {"csgm_steps": 300, "restarts": 4, "iagan_steps": 200, "dip_steps": 400}
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -87,7 +87,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     y = A(truth)
     budget = Budget(**DEMO_BUDGET)
     print("invgen demo: super-resolution ×4 of a 64×64 face (NASA astronaut portrait, public domain)")
-    print(f"reduced budget for a quick demo (the paper uses CSGM 1600 steps, IAGAN 500, lr_θ 1e-4): {DEMO_BUDGET}")
+    print(f"reduced budget for a quick demo (the paper: CSGM 1600 steps, IAGAN 500, DIP 2000): {DEMO_BUDGET}")
     methods = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"]
     t0 = time.time()
     estimates = reconstruct(A, y, methods, G, budget=budget, seed=args.seed, progress=not args.quiet)
@@ -95,7 +95,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     metrics = _evaluate(estimates, truth, {})
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    panels = {"truth": truth[0], "input ×4": y[0], **{k: v[0] for k, v in estimates.items()}}
+    panels = {"truth": truth[0], "input (x4 down)": y[0], **{k: v[0] for k, v in estimates.items()}}
     captions = {k: f"{m['psnr']:.1f} dB" for k, m in metrics.items()}
     save_panel(panels, out / "demo.png", captions=captions)
     (out / "metrics.json").write_text(json.dumps({"task": "sr4", "budget": DEMO_BUDGET, "seconds": total,
