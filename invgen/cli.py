@@ -31,15 +31,17 @@ def _device(name: str) -> torch.device:
 
 
 def _generator(spec: str, device: torch.device):
-    from invgen.generators import load_default
-    from invgen.generators.face64 import load_face64
+    from invgen.generators import CheckpointMismatchError, load_default, load_face64
 
     if spec == "default":
         return load_default().to(device)
     path = Path(spec)
     if not path.is_file():
         raise CliError(f"--generator: no such checkpoint file {path} (use 'default' for the embedded one)")
-    return load_face64(path).to(device)
+    try:
+        return load_face64(path).to(device)
+    except CheckpointMismatchError as err:
+        raise CliError(f"--generator {path}: {err}") from None
 
 
 def _print_table(title: str, metrics: dict[str, dict[str, float]]) -> None:

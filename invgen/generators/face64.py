@@ -12,13 +12,16 @@ The trained weights live in ``weights/face64.pt`` (float16); the model card is
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
+from os import PathLike
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from invgen.generators.base import Generator
+from invgen.generators.checkpoint import CheckpointMismatchError, check_state, read_checkpoint, tensor_state
 
 WEIGHTS_FILE = "face64.pt"
 
@@ -69,12 +72,19 @@ def build_face64(latent_dim: int, width: int) -> Generator:
     return Generator(FaceDCGAN(latent_dim, width), latent_dim, latent="gaussian").eval()
 
 
-def load_face64(path) -> Generator:
-    """Load a checkpoint written by :func:`invgen.training.export_generator`."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+FORMAT = "invgen face64 export: {'config': {'latent_dim', 'width'}, 'state_dict': FaceDCGAN weights}"
+
+
+def load_face64(path: str | PathLike) -> Generator:
+    """Load a generator written by :func:`invgen.training.export_generator` (``invgen train``)."""
+    ckpt = read_checkpoint(path)
+    if not isinstance(ckpt, Mapping) or not {"config", "state_dict"} <= set(ckpt):
+        raise CheckpointMismatchError(f"{path} is not a face64 generator file; expected {FORMAT}")
     generator = build_face64(**ckpt["config"])
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["state_dict"].items()}
-    generator.network.load_state_dict(state)
+    state = tensor_state(ckpt["state_dict"], "'state_dict'", FORMAT)
+    expected = {k: tuple(v.shape) for k, v in generator.network.state_dict().items()}
+    check_state(state, expected, FORMAT)
+    generator.network.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return generator
 
 
