@@ -21,7 +21,12 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from invgen.generators.base import Generator
-from invgen.generators.checkpoint import CheckpointMismatchError, check_state, read_checkpoint, tensor_state
+from invgen.generators.checkpoint import (
+    CheckpointMismatchError,
+    check_state,
+    read_checkpoint,
+    tensor_state,
+)
 
 WEIGHTS_FILE = "face64.pt"
 
