@@ -119,10 +119,12 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
             if start == 0:
                 viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
                        else A.pinv(y)).clamp(0, 1)
-                examples[setting.name] = {"truth": truth[:4], "input": viz[:4], **{m: x[:4] for m, x in estimates.items()}}
+                panel = {"truth": truth, "input": viz, **estimates}
+                # Clones in half precision: a saved slice would otherwise carry its whole batch.
+                examples[setting.name] = {k: v[:4].detach().cpu().half().clone() for k, v in panel.items()}
     shard_file = out / "shards" / f"shard_{args.shard.replace('/', '_of_')}.json"
     shard_file.parent.mkdir(parents=True, exist_ok=True)
-    shard_file.write_text(json.dumps({"command": " ".join(shlex.quote(a) for a in sys.argv),
+    shard_file.write_text(json.dumps({"command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]),
                                       "config": vars(args), "records": records}, indent=1))
     torch.save(examples, shard_file.with_suffix(".examples.pt"))
     print(f"wrote {shard_file}")
@@ -170,7 +172,7 @@ def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
     examples = torch.load(shard_files[0].with_suffix(".examples.pt"), weights_only=True)
     for setting, panel in examples.items():
         columns = list(panel)
-        grid = torch.cat([torch.stack([panel[c][i] for c in columns]) for i in range(len(panel["truth"]))])
+        grid = torch.cat([torch.stack([panel[c][i] for c in columns]) for i in range(len(panel["truth"]))]).float()
         save_grid(grid, out / f"examples_{_slug(setting)}.png", nrow=len(columns))
     (out / "examples_columns.txt").write_text("columns, left to right: " + ", ".join(columns) + "\n")
     figure_lines = figures(rows, out) if figures is not None else []
@@ -183,7 +185,8 @@ def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
 
 
 def _slug(name: str) -> str:
-    return "".join(c if c.isalnum() or c in ".-" else "_" for c in name)
+    """An ASCII file-name part for a setting name (``sr4@σ=10/255`` → ``sr4_sigma_10_255``)."""
+    return "".join(c if (c.isascii() and c.isalnum()) or c in ".-" else "_" for c in name.replace("σ", "sigma"))
 
 
 def main(description: str, default_out: str, settings: list[Setting], methods: list[str], argv=None,
