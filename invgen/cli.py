@@ -31,17 +31,12 @@ def _device(name: str) -> torch.device:
 
 
 def _generator(spec: str, device: torch.device):
-    from invgen.generators import CheckpointMismatchError, load_default, load_face64
+    from invgen.generators import CheckpointMismatchError, load_generator
 
-    if spec == "default":
-        return load_default().to(device)
-    path = Path(spec)
-    if not path.is_file():
-        raise CliError(f"--generator: no such checkpoint file {path} (use 'default' for the embedded one)")
     try:
-        return load_face64(path).to(device)
-    except CheckpointMismatchError as err:
-        raise CliError(f"--generator {path}: {err}") from None
+        return load_generator(spec).to(device)
+    except (FileNotFoundError, CheckpointMismatchError) as err:
+        raise CliError(f"--generator: {err}") from None
 
 
 def _print_table(title: str, metrics: dict[str, dict[str, float]]) -> None:
@@ -56,19 +51,6 @@ def _evaluate(estimates: dict[str, torch.Tensor], truth: torch.Tensor, seconds: 
 
     return {name: {"psnr": psnr(x, truth).mean().item(), "ssim": ssim(x, truth).mean().item(),
                    "seconds": seconds.get(name, float("nan"))} for name, x in estimates.items()}
-
-
-def _run_timed(A, y, methods, generator, noise_std, budget, seed, progress):
-    """Run each method separately so that its time is known (CSGM is shared by IAGAN)."""
-    from invgen.solvers.pipeline import reconstruct
-
-    estimates, seconds = {}, {}
-    for method in methods:
-        t0 = time.time()
-        estimates.update(reconstruct(A, y, [method], generator, noise_std=noise_std, budget=budget,
-                                     seed=seed, progress=progress))
-        seconds[method] = time.time() - t0
-    return estimates, seconds
 
 
 # --------------------------------------------------------------------------- demo
@@ -112,7 +94,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 # --------------------------------------------------------------------------- reconstruct
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from invgen.data import read_image, save_image
-    from invgen.solvers.pipeline import METHODS, Budget
+    from invgen.solvers.pipeline import METHODS, Budget, reconstruct
     from invgen.tasks import make_operator
 
     if args.noise < 0:
@@ -142,7 +124,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     budget = Budget(csgm_steps=args.steps or defaults.csgm_steps, restarts=args.restarts,
                     iagan_steps=args.iagan_steps or defaults.iagan_steps,
                     dip_steps=args.steps or defaults.dip_steps)
-    estimates, seconds = _run_timed(A, y, [method], G, args.noise, budget, args.seed, not args.quiet)
+    t0 = time.time()
+    estimates = reconstruct(A, y, [method], G, noise_std=args.noise, budget=budget, seed=args.seed,
+                            progress=not args.quiet)
+    seconds = {method: time.time() - t0}
     out = Path(args.out)
     viz = y if len(A.out_shape) == 3 else A.pinv(y)
     per_image = {}

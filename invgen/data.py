@@ -65,9 +65,14 @@ def load_celeba(root: str | Path, split: str, n: int | None = None) -> torch.Ten
     return torch.stack([read_image(p, crop=CELEBA_CROP) for p in celeba_paths(root, split, n)])
 
 
+def _to_uint8(x: torch.Tensor) -> np.ndarray:
+    """``(C, H, W)`` in [0, 1] (clipped) → ``(H, W, C)`` uint8."""
+    return (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
 def save_image(x: torch.Tensor, path: str | Path) -> None:
     """Write one ``(C, H, W)`` image in [0, 1] (clipped) as PNG."""
-    arr = (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    arr = _to_uint8(x)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).save(path)
 
@@ -102,8 +107,7 @@ def save_panel(
     panel = Image.new("RGB", (len(images) * (side + pad) + pad, side + 2 * label_h + 2 * pad), "white")
     draw = ImageDraw.Draw(panel)
     for i, (name, x) in enumerate(images.items()):
-        arr = (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-        tile = Image.fromarray(arr).resize((side, side), Image.NEAREST)
+        tile = Image.fromarray(_to_uint8(x)).resize((side, side), Image.NEAREST)
         left = pad + i * (side + pad)
         panel.paste(tile, (left, pad + label_h))
         draw.text((left, pad), name, fill="black")

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
+from invgen.generators import load_generator
 from invgen.metrics import psnr, ssim
 from invgen.solvers.pipeline import Budget, reconstruct
 from invgen.tasks import make_operator
@@ -90,14 +91,12 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
     ``extra_methods(A, y, noise_std) → dict`` adds baselines that are not in the pipeline
     (e.g. Lasso-DCT).
     """
-    from invgen.cli import _generator
-
     out = Path(args.out)
     positions = shard_indices(args.n_images, args.shard)
     paths = celeba_paths(args.data, "val", args.n_images)
     ids = [int(paths[p].stem) for p in positions]
     faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP) for p in positions]).to(args.device)
-    G = _generator(args.generator, torch.device(args.device))
+    G = load_generator(args.generator).to(args.device)
     budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
                     dip_steps=args.dip_steps)
     records, examples = [], {}

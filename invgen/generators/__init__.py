@@ -3,7 +3,7 @@ from invgen.generators.base import Generator, wrap
 from invgen.generators.began import BEGANGenerator, build_began, load_began
 from invgen.generators.checkpoint import CheckpointMismatchError
 from invgen.generators.dcgan import DCGANGenerator, build_dcgan, load_dcgan
-from invgen.generators.face64 import load_default, load_face64
+from invgen.generators.face64 import load_default, load_face64, load_generator
 from invgen.generators.pggan import PGGANGenerator, build_pggan, load_pggan
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "load_dcgan",
     "load_default",
     "load_face64",
+    "load_generator",
     "load_pggan",
     "wrap",
 ]
