@@ -5,7 +5,8 @@ import pytest
 import torch
 
 from invgen.operators import Blur, GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
-from invgen.solvers.pipeline import bicubic_upsample, noise_adapted_eps, reconstruct
+from invgen.solvers.back_projection import noise_adapted_eps
+from invgen.solvers.pipeline import bicubic_upsample, reconstruct
 from invgen.tasks import make_operator
 
 SHAPE = (3, 32, 32)

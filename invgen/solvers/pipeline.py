@@ -3,7 +3,7 @@
 ``reconstruct(A, y, ["csgm", "csgm-bp", "iagan", "iagan-bp"], G)`` runs CSGM once, starts
 IAGAN from its latent (as the paper does) and back-projects both. A ``-bp`` suffix
 back-projects that method's estimate (exact for noiseless y, regularised otherwise, see
-:func:`noise_adapted_eps`).
+:func:`~invgen.solvers.back_projection.noise_adapted_eps`).
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from invgen.generators import Generator
 from invgen.operators import LinearOperator, SuperResolution
-from invgen.solvers.back_projection import back_project
+from invgen.solvers.back_projection import back_project_noisy
 from invgen.solvers.csgm import csgm
 from invgen.solvers.dip import dip
 from invgen.solvers.iagan import iagan
@@ -42,27 +42,6 @@ def bicubic_upsample(A: LinearOperator, y: torch.Tensor) -> torch.Tensor:
     if not isinstance(A, SuperResolution):
         raise ValueError("the bicubic baseline applies to super-resolution tasks only")
     return F.interpolate(y, scale_factor=A.factor, mode="bicubic", align_corners=False).clamp(0, 1)
-
-
-def noise_adapted_eps(A: LinearOperator, y: torch.Tensor, x: torch.Tensor, noise_std: float) -> torch.Tensor:
-    """Per-image η for the regularised back-projection ``x + Aᵀ(AAᵀ + ηI)⁻¹(y − Ax)``.
-
-    A scalar Wiener choice: with residual ``r = y − Ax`` of ``m`` entries, of which
-    ``mσ²`` is expected noise energy, ``η = mσ² / (‖r‖² − mσ²)`` — large when the
-    residual is mostly noise (little correction), 0 for noiseless ``y`` (exact BP).
-    """
-    if noise_std == 0:
-        return torch.zeros(y.shape[0])
-    r2 = (y - A(x)).flatten(1).pow(2).sum(1)
-    noise = y[0].numel() * noise_std**2
-    return noise / (r2 - noise).clamp_min(1e-3 * noise)
-
-
-def _back_project(A: LinearOperator, y: torch.Tensor, x: torch.Tensor, noise_std: float) -> torch.Tensor:
-    eps = noise_adapted_eps(A, y, x, noise_std)
-    if noise_std == 0:
-        return back_project(A, y, x).clamp(0, 1)
-    return torch.cat([back_project(A, y[i : i + 1], x[i : i + 1], eps=float(eps[i])) for i in range(len(y))]).clamp(0, 1)
 
 
 def reconstruct(
@@ -102,5 +81,5 @@ def reconstruct(
                                progress=progress).x
     for m in methods:
         if m.endswith("-bp"):
-            estimates[m] = _back_project(A, y, estimates[m.removesuffix("-bp")], noise_std)
+            estimates[m] = back_project_noisy(A, y, estimates[m.removesuffix("-bp")], noise_std).clamp(0, 1)
     return {m: estimates[m].detach() for m in methods}
