@@ -88,6 +88,22 @@ def _import_lpips(checkpoint: Path):
         ) from error
 
 
+def lpips_available(net: str = "alex") -> bool:
+    """Whether :func:`lpips` can run here without downloading anything.
+
+    True when the backbone's weights are at :func:`backbone_checkpoint` and the ``lpips``
+    and ``torchvision`` packages import.
+    """
+    checkpoint = backbone_checkpoint(net)
+    if not checkpoint.is_file():
+        return False
+    try:
+        _import_lpips(checkpoint)
+    except ImportError:
+        return False
+    return True
+
+
 def lpips(x: torch.Tensor, ref: torch.Tensor, net: str = "alex") -> torch.Tensor:
     """Learned perceptual distance (Zhang et al., CVPR 2018) per image; lower is closer.
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from invgen.experiments import EXPERIMENTS
+from invgen.experiments import EXPERIMENTS, common
 from invgen.experiments.common import shard_indices
 from invgen.generators.face64 import FaceDCGAN
 from invgen.training import export_generator
@@ -35,20 +35,41 @@ def fake_celeba(tmp_path):
     return root
 
 
-def test_two_shards_then_merge(tmp_path, fake_celeba):
+def tiny_run_args(tmp_path, data, out, n_images):
     generator = tmp_path / "tiny.pt"
     export_generator(FaceDCGAN(latent_dim=8, width=4), generator)
+    return ["--data", str(data), "--n-images", str(n_images), "--out", str(out), "--generator", str(generator),
+            "--csgm-steps", "2", "--iagan-steps", "2", "--dip-steps", "2"]
+
+
+def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
+    monkeypatch.setattr(common, "lpips_available", lambda: False)
     out = tmp_path / "inpainting"
-    common = ["--data", str(fake_celeba), "--n-images", "3", "--out", str(out), "--generator", str(generator),
-              "--csgm-steps", "2", "--iagan-steps", "2", "--dip-steps", "2"]
+    args = tiny_run_args(tmp_path, fake_celeba, out, 3)
     for shard in ("1/2", "2/2"):
-        EXPERIMENTS["inpainting"]([*common, "--shard", shard])
+        EXPERIMENTS["inpainting"]([*args, "--shard", shard])
     assert not (out / "results.json").exists()
-    EXPERIMENTS["inpainting"]([*common, "--merge"])
+    EXPERIMENTS["inpainting"]([*args, "--merge"])
     results = json.loads((out / "results.json").read_text())
     assert sorted({r["image_id"] for r in results["records"]}) == [9001, 9002, 9003]
     methods = {row["method"]: row for row in results["summary"]}
     assert set(methods) == {"pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"}
     assert all(row["n_images"] == 3 for row in methods.values())
-    assert "| inpaint | iagan-bp | 3 |" in (out / "results.md").read_text()
+    report = (out / "results.md").read_text()
+    assert "| inpaint | iagan-bp | 3 |" in report
+    assert "No LPIPS column" in report and "lpips" not in methods["iagan"]
     assert (out / "examples_inpaint.png").is_file()
+
+
+def test_lpips_column_when_its_weights_are_there(tmp_path, fake_celeba, monkeypatch):
+    monkeypatch.setattr(common, "lpips_available", lambda: True)
+    monkeypatch.setattr(common, "lpips", lambda x, ref: (x - ref).abs().flatten(1).mean(1))
+    out = tmp_path / "inpainting"
+    EXPERIMENTS["inpainting"](tiny_run_args(tmp_path, fake_celeba, out, 2))
+    results = json.loads((out / "results.json").read_text())
+    assert all(0 < r["lpips"] < 1 for r in results["records"])
+    pinv_row = [r for r in results["summary"] if r["method"] == "pinv"][0]
+    assert pinv_row["lpips"] == pytest.approx(
+        sum(r["lpips"] for r in results["records"] if r["method"] == "pinv") / 2)
+    report = (out / "results.md").read_text()
+    assert "LPIPS ↓ |" in report and "No LPIPS column" not in report

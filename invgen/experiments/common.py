@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
 from invgen.generators import load_generator
-from invgen.metrics import psnr, ssim
+from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers.pipeline import Budget, reconstruct
 from invgen.tasks import make_operator
 
@@ -71,17 +71,20 @@ def shard_indices(n: int, shard: str) -> range:
     return range((i - 1) * size, min(i * size, n))
 
 
+METRICS = ("mse", "psnr", "ssim", "lpips")
+
+
 def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, estimates: dict[str, torch.Tensor],
-                 seconds: float) -> list[dict]:
+                 seconds: float, with_lpips: bool) -> list[dict]:
     records = []
     for method, x in estimates.items():
-        mse = (x - truth).flatten(1).pow(2).mean(1)
+        scores = {"mse": (x - truth).flatten(1).pow(2).mean(1), "psnr": psnr(x, truth), "ssim": ssim(x, truth)}
+        if with_lpips:
+            scores["lpips"] = lpips(x, truth)
         for k, image_id in enumerate(ids):
             records.append({"setting": setting.name, "task": setting.task, "noise_std": setting.noise_std,
-                            "image_id": image_id, "method": method, "mse": mse[k].item(),
-                            "psnr": psnr(x[k : k + 1], truth[k : k + 1]).item(),
-                            "ssim": ssim(x[k : k + 1], truth[k : k + 1]).item(),
-                            "batch_seconds": seconds})
+                            "image_id": image_id, "method": method,
+                            **{key: v[k].item() for key, v in scores.items()}, "batch_seconds": seconds})
     return records
 
 
@@ -99,6 +102,10 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
     G = load_generator(args.generator).to(args.device)
     budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
                     dip_steps=args.dip_steps)
+    with_lpips = lpips_available()
+    if not with_lpips:
+        print(f"no LPIPS column: its backbone weights are not at {backbone_checkpoint('alex')} "
+              "(see invgen.metrics.lpips)", flush=True)
     records, examples = [], {}
     for setting in settings:
         A = make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(args.device)
@@ -114,7 +121,7 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
             estimates = reconstruct(A, y, methods, G, noise_std=setting.noise_std, budget=budget, seed=args.seed)
             if extra_methods is not None:
                 estimates.update(extra_methods(A, y, setting.noise_std))
-            records += _records_for(setting, batch_ids, truth, estimates, time.time() - t0)
+            records += _records_for(setting, batch_ids, truth, estimates, time.time() - t0, with_lpips)
             if start == 0:
                 viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
                        else A.pinv(y)).clamp(0, 1)
@@ -131,7 +138,8 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
 
 
 def summarise(records: list[dict]) -> list[dict]:
-    """Mean and standard error of MSE, PSNR, SSIM per (setting, method), in first-seen order."""
+    """Mean and standard error of each metric (MSE, PSNR, SSIM, LPIPS where every record has
+    it) per (setting, method), in first-seen order."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         groups.setdefault((r["setting"], r["method"]), []).append(r)
@@ -139,7 +147,7 @@ def summarise(records: list[dict]) -> list[dict]:
     for (setting, method), rs in groups.items():
         row = {"setting": setting, "task": rs[0]["task"], "noise_std": rs[0]["noise_std"], "method": method,
                "n_images": len(rs)}
-        for key in ("mse", "psnr", "ssim"):
+        for key in [k for k in METRICS if all(k in r for r in rs)]:
             v = torch.tensor([r[key] for r in rs], dtype=torch.float64)
             row[key] = v.mean().item()
             row[f"{key}_sem"] = (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0
@@ -148,10 +156,13 @@ def summarise(records: list[dict]) -> list[dict]:
 
 
 def markdown_table(rows: list[dict]) -> str:
-    lines = ["| setting | method | n | MSE | PSNR (dB) | SSIM |", "|---|---|---:|---:|---:|---:|"]
+    with_lpips = all("lpips" in r for r in rows)
+    head = "| setting | method | n | MSE | PSNR (dB) | SSIM |" + (" LPIPS ↓ |" if with_lpips else "")
+    lines = [head, "|---|---|---:|---:|---:|---:|" + ("---:|" if with_lpips else "")]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['method']} | {r['n_images']} | {r['mse']:.5f} | "
-                     f"{r['psnr']:.2f} ± {r['psnr_sem']:.2f} | {r['ssim']:.3f} |")
+                     f"{r['psnr']:.2f} ± {r['psnr_sem']:.2f} | {r['ssim']:.3f} |"
+                     + (f" {r['lpips']:.3f} |" if with_lpips else ""))
     return "\n".join(lines)
 
 
@@ -175,7 +186,10 @@ def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
         save_grid(grid, out / f"examples_{_slug(setting)}.png", nrow=len(columns))
     (out / "examples_columns.txt").write_text("columns, left to right: " + ", ".join(columns) + "\n")
     figure_lines = figures(rows, out) if figures is not None else []
-    doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
+    lpips_note = [] if all("lpips" in r for r in rows) else [
+        ("No LPIPS column: torchvision's AlexNet weights were not on the machine that ran this "
+         "(invgen never downloads them; see `invgen.metrics.lpips`)."), ""]
+    doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "", *lpips_note,
            "Examples (first faces of the first shard; columns: " + ", ".join(columns) + "):", ""]
     doc += [f"![{s}](examples_{_slug(s)}.png)" for s in examples] + [""] + figure_lines
     (out / "results.md").write_text("\n".join(doc) + "\n")
