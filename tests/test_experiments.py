@@ -68,7 +68,7 @@ def test_lpips_column_when_its_weights_are_there(tmp_path, fake_celeba, monkeypa
     EXPERIMENTS["inpainting"](tiny_run_args(tmp_path, fake_celeba, out, 2))
     results = json.loads((out / "results.json").read_text())
     assert all(0 < r["lpips"] < 1 for r in results["records"])
-    pinv_row = [r for r in results["summary"] if r["method"] == "pinv"][0]
+    pinv_row = next(r for r in results["summary"] if r["method"] == "pinv")
     assert pinv_row["lpips"] == pytest.approx(
         sum(r["lpips"] for r in results["records"] if r["method"] == "pinv") / 2)
     report = (out / "results.md").read_text()
