@@ -17,8 +17,7 @@ from pathlib import Path
 import torch
 
 from invgen.data import load_celeba
-from invgen.generators import load_default
-from invgen.generators.face64 import load_face64
+from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.operators import Identity
 from invgen.solvers import csgm
@@ -34,7 +33,7 @@ def representation_psnr(generator, faces: torch.Tensor, steps: int, restarts: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
-    parser.add_argument("--generator", default="default", help="'default' or a face64.pt checkpoint")
+    parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--n-images", type=int, default=64)
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--restarts", type=int, default=4)
@@ -42,7 +41,7 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/generator.json")
     args = parser.parse_args()
 
-    G = load_default() if args.generator == "default" else load_face64(args.generator)
+    G = load_generator(args.generator)
     rows = []
     for split in ("val", "train"):
         faces = load_celeba(args.data, split, n=args.n_images)

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from invgen.data import CELEBA_CROP, celeba_paths, read_image
-from invgen.generators import load_generator
+from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.solvers import back_project_noisy, csgm, iagan
 from invgen.solvers.pipeline import reconstruct
@@ -34,7 +34,7 @@ def held_out_faces(root: str, n: int) -> torch.Tensor:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
-    parser.add_argument("--generator", default="default")
+    parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--task", default="sr4")
     parser.add_argument("--noise", type=float, default=0.0, help="σ of the Gaussian noise on y")
     parser.add_argument("--n-images", type=int, default=8)

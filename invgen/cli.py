@@ -10,6 +10,8 @@ from pathlib import Path
 
 import torch
 
+from invgen.generators.spec import SPEC_HELP
+
 EXAMPLES = """\
 examples:
   invgen demo                                   # SR ×4 of a built-in face, all methods, < 1 min
@@ -186,7 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--method", required=True, choices=BASE_METHODS)
     rec.add_argument("--bp", action="store_true", help="back-project the estimate onto {x : Ax = y}")
     rec.add_argument("--noise", type=float, default=0.0, metavar="SIGMA", help="std of Gaussian noise on y")
-    rec.add_argument("--generator", default="default", help="'default' or a face64.pt checkpoint path")
+    rec.add_argument("--generator", default="default", help=SPEC_HELP)
     rec.add_argument("--steps", type=int, default=None, help="CSGM / DIP steps (default 1600 / 2000)")
     rec.add_argument("--iagan-steps", type=int, default=None, help="IAGAN steps (default 500; halved with noise)")
     rec.add_argument("--restarts", type=int, default=1, help="CSGM random restarts (run as one batch)")

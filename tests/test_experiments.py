@@ -5,10 +5,13 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from invgen.experiments import EXPERIMENTS, common
 from invgen.experiments.common import shard_indices
+from invgen.generators import build_began
+from invgen.generators.began import _official_names
 from invgen.generators.face64 import FaceDCGAN
 from invgen.training import export_generator
 
@@ -73,3 +76,18 @@ def test_lpips_column_when_its_weights_are_there(tmp_path, fake_celeba, monkeypa
         sum(r["lpips"] for r in results["records"] if r["method"] == "pinv") / 2)
     report = (out / "results.md").read_text()
     assert "LPIPS ↓ |" in report and "No LPIPS column" not in report
+
+
+def test_faces_are_read_at_the_generators_resolution(tmp_path, fake_celeba, monkeypatch):
+    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    began = tmp_path / "began128.pth"
+    names = _official_names(128)  # invgen's prefixes → the public checkpoint's
+    state = build_began(resolution=128, latent_dim=4, width=4).network.state_dict()
+    torch.save({f"{names[k.rpartition('.')[0]]}.{k.rpartition('.')[2]}": v for k, v in state.items()}, began)
+    out = tmp_path / "inpainting"
+    args = tiny_run_args(tmp_path, fake_celeba, out, 1)
+    args[args.index("--generator") + 1] = f"began:{began}"
+    EXPERIMENTS["inpainting"](args)
+    examples = torch.load(out / "shards" / "shard_1_of_1.examples.pt")
+    assert examples["inpaint"]["truth"].shape == (1, 3, 128, 128)
+    assert examples["inpaint"]["iagan-bp"].shape == (1, 3, 128, 128)

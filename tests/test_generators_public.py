@@ -23,9 +23,12 @@ from invgen.generators import (
     build_pggan,
     load_began,
     load_dcgan,
+    load_generator,
     load_pggan,
 )
+from invgen.generators.face64 import FaceDCGAN
 from invgen.generators.pggan import CELEBA_HQ_1024, _from_ptrblck
+from invgen.training import export_generator
 
 
 def random_state(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:
@@ -380,3 +383,29 @@ def test_loaders_name_their_format_on_a_foreign_checkpoint(tmp_path):
     broken["main.4.bias"] = torch.zeros(5)
     with pytest.raises(CheckpointMismatchError, match=r"main\.4\.bias: checkpoint \(5,\), expected \(32,\)"):
         load_dcgan(_saved(tmp_path, broken, "broken.pth"))
+
+
+# --- load_generator: one string for the CLI's and the experiments' --generator ---
+
+def test_load_generator_reads_kind_prefixed_specs(tmp_path):
+    dcgan_file = _saved(tmp_path, random_state(dcgan_shapes(nz=100, ngf=8)), "netG.pth")
+    G = load_generator(f"dcgan:{dcgan_file}")
+    z = latents(G)
+    assert_matches(G, z, dcgan_reference(torch.load(dcgan_file), z))
+    began_file = _saved(tmp_path, random_state(began_shapes(64)), "gen.pth")
+    assert load_generator(f"began:{began_file}").latent == "uniform"
+
+
+def test_load_generator_takes_a_bare_path_as_an_invgen_train_file(tmp_path):
+    path = tmp_path / "face64.pt"
+    export_generator(FaceDCGAN(latent_dim=8, width=4), path)
+    assert load_generator(path).latent_dim == 8
+    assert load_generator(str(path)).latent_dim == 8
+    with pytest.raises(CheckpointMismatchError, match="face64"):  # a DCGAN file is not an invgen one
+        load_generator(_saved(tmp_path, random_state(dcgan_shapes(nz=100, ngf=8))))
+
+
+@pytest.mark.parametrize("spec", ["missing.pt", "began:missing.pth", "nosuchkind:missing.pth"])
+def test_load_generator_missing_file_lists_the_accepted_specs(spec):
+    with pytest.raises(FileNotFoundError, match="KIND:PATH with KIND in face64, dcgan, began, pggan, pggan-zoo"):
+        load_generator(spec)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
-from invgen.generators import load_generator
+from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers.pipeline import Budget, reconstruct
 from invgen.tasks import make_operator
@@ -49,7 +49,7 @@ def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
     parser.add_argument("--merge", action="store_true", help="only merge OUT/shards/*.json into the results")
     parser.add_argument("--out", default=default_out)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--generator", default="default", help="'default' or a face64.pt checkpoint")
+    parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--restarts", type=int, default=1, help="CSGM random restarts (one batch)")
     parser.add_argument("--csgm-steps", type=int, default=Budget.csgm_steps)
     parser.add_argument("--iagan-steps", type=int, default=Budget.iagan_steps, help="halved under noise")
@@ -98,8 +98,11 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
     positions = shard_indices(args.n_images, args.shard)
     paths = celeba_paths(args.data, "val", args.n_images)
     ids = [int(paths[p].stem) for p in positions]
-    faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP) for p in positions]).to(args.device)
     G = load_generator(args.generator).to(args.device)
+    size = G.image_shape()[-1]
+    if size != CELEBA_CROP[2]:
+        print(f"faces resized from the {CELEBA_CROP[2]}×{CELEBA_CROP[2]} CelebA window to the generator's {size}×{size}")
+    faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(args.device)
     budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
                     dip_steps=args.dip_steps)
     with_lpips = lpips_available()

@@ -3,10 +3,13 @@ from invgen.generators.base import Generator, wrap
 from invgen.generators.began import BEGANGenerator, build_began, load_began
 from invgen.generators.checkpoint import CheckpointMismatchError
 from invgen.generators.dcgan import DCGANGenerator, build_dcgan, load_dcgan
-from invgen.generators.face64 import load_default, load_face64, load_generator
+from invgen.generators.face64 import load_default, load_face64
 from invgen.generators.pggan import PGGANGenerator, build_pggan, load_pggan
+from invgen.generators.spec import LOADERS, SPEC_HELP, load_generator
 
 __all__ = [
+    "LOADERS",
+    "SPEC_HELP",
     "BEGANGenerator",
     "CheckpointMismatchError",
     "DCGANGenerator",

@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import resources
 from os import PathLike
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -107,12 +106,3 @@ def load_default() -> Generator:
         )
     with resources.as_file(weights) as path:
         return load_face64(path)
-
-
-def load_generator(spec: str | PathLike) -> Generator:
-    """``"default"`` → :func:`load_default`; otherwise a face64 file (``invgen train`` output)."""
-    if str(spec) == "default":
-        return load_default()
-    if not Path(spec).is_file():
-        raise FileNotFoundError(f"no such checkpoint file {spec} (use 'default' for the embedded one)")
-    return load_face64(spec)

@@ -1,0 +1,40 @@
+"""Generators by name: one string picks the embedded default or a checkpoint of any format.
+
+``load_generator("default")``, ``load_generator("runs/face64/face64.pt")`` (an ``invgen
+train`` file) or ``load_generator("KIND:PATH")`` with ``KIND`` one of :data:`LOADERS`,
+e.g. ``"began:gen_64.pth"`` or ``"pggan:100_celeb_hq_network-snapshot-010403.pth"``. The
+CLI's and the experiments' ``--generator`` take these strings.
+"""
+from __future__ import annotations
+
+from functools import partial
+from os import PathLike
+from pathlib import Path
+
+from invgen.generators.base import Generator
+from invgen.generators.began import load_began
+from invgen.generators.dcgan import load_dcgan
+from invgen.generators.face64 import load_default, load_face64
+from invgen.generators.pggan import load_pggan
+
+LOADERS = {
+    "face64": load_face64,
+    "dcgan": load_dcgan,
+    "began": load_began,
+    "pggan": partial(load_pggan, format="ptrblck"),
+    "pggan-zoo": partial(load_pggan, format="gan_zoo"),
+}
+SPEC_HELP = f"'default', an `invgen train` face64.pt file, or KIND:PATH with KIND in {', '.join(LOADERS)}"
+
+
+def load_generator(spec: str | PathLike) -> Generator:
+    """The generator named by ``spec`` (see the module docstring), in eval mode."""
+    spec = str(spec)
+    if spec == "default":
+        return load_default()
+    kind, sep, path = spec.partition(":")
+    if not sep or kind not in LOADERS or Path(spec).is_file():
+        kind, path = "face64", spec
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such checkpoint file {path!r}; --generator takes {SPEC_HELP}")
+    return LOADERS[kind](path)
