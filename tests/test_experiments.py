@@ -91,3 +91,12 @@ def test_faces_are_read_at_the_generators_resolution(tmp_path, fake_celeba, monk
     examples = torch.load(out / "shards" / "shard_1_of_1.examples.pt")
     assert examples["inpaint"]["truth"].shape == (1, 3, 128, 128)
     assert examples["inpaint"]["iagan-bp"].shape == (1, 3, 128, 128)
+
+
+def test_iagan_learning_rates_reach_the_pipeline(tmp_path, fake_celeba, monkeypatch):
+    seen = []
+    real = common.reconstruct
+    monkeypatch.setattr(common, "reconstruct", lambda *a, budget, **k: seen.append(budget) or real(*a, budget=budget, **k))
+    args = tiny_run_args(tmp_path, fake_celeba, tmp_path / "out", 1)
+    EXPERIMENTS["inpainting"]([*args, "--lr-theta", "3e-4", "--lr-z", "2e-4"])
+    assert [(b.lr_theta, b.lr_z, b.iagan_steps) for b in seen] == [(3e-4, 2e-4, 2)]

@@ -53,6 +53,8 @@ def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
     parser.add_argument("--restarts", type=int, default=1, help="CSGM random restarts (one batch)")
     parser.add_argument("--csgm-steps", type=int, default=Budget.csgm_steps)
     parser.add_argument("--iagan-steps", type=int, default=Budget.iagan_steps, help="halved under noise")
+    parser.add_argument("--lr-z", type=float, default=Budget.lr_z, help="IAGAN's learning rate for z")
+    parser.add_argument("--lr-theta", type=float, default=Budget.lr_theta, help="IAGAN's learning rate for θ")
     parser.add_argument("--dip-steps", type=int, default=Budget.dip_steps)
     parser.add_argument("--batch-size", type=int, default=32, help="faces reconstructed together")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -104,7 +106,7 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
         print(f"faces resized from the {CELEBA_CROP[2]}×{CELEBA_CROP[2]} CelebA window to the generator's {size}×{size}")
     faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(args.device)
     budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
-                    dip_steps=args.dip_steps)
+                    lr_z=args.lr_z, lr_theta=args.lr_theta, dip_steps=args.dip_steps)
     with_lpips = lpips_available()
     if not with_lpips:
         print(f"no LPIPS column: its backbone weights are not at {backbone_checkpoint('alex')} "
