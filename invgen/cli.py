@@ -10,7 +10,12 @@ from pathlib import Path
 
 import torch
 
+from invgen.device import DeviceUnavailableError, resolve_device
+from invgen.generators import CheckpointMismatchError
 from invgen.generators.spec import SPEC_HELP
+
+# What a long-running command (train, bench) raises for a user's mistake: one line, exit code 2.
+USER_ERRORS = (FileNotFoundError, CheckpointMismatchError, DeviceUnavailableError)
 
 EXAMPLES = """\
 examples:
@@ -27,13 +32,14 @@ class CliError(Exception):
 
 
 def _device(name: str) -> torch.device:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise CliError("--device cuda asked for, but torch sees no CUDA device (install a CUDA build of torch)")
-    return torch.device(name)
+    try:
+        return resolve_device(name)
+    except DeviceUnavailableError as err:
+        raise CliError(str(err)) from None
 
 
 def _generator(spec: str, device: torch.device):
-    from invgen.generators import CheckpointMismatchError, load_generator
+    from invgen.generators import load_generator
 
     try:
         return load_generator(spec).to(device)
@@ -149,13 +155,19 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from invgen.training import run
 
-    run(args)
+    try:
+        run(args)
+    except USER_ERRORS as err:
+        raise CliError(str(err)) from None
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> None:
     from invgen.experiments import EXPERIMENTS
 
-    EXPERIMENTS[args.experiment](rest)
+    try:
+        EXPERIMENTS[args.experiment](rest)
+    except USER_ERRORS as err:
+        raise CliError(str(err)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from invgen.data import load_celeba, save_grid
+from invgen.device import resolve_device
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator
 
 EMA_DECAY = 0.999
@@ -30,7 +31,7 @@ EMA_DECAY = 0.999
 
 def export_generator(network: FaceDCGAN, path: str | Path) -> None:
     """Write a generator network as float16 weights plus its config (a few MB)."""
-    state = {k: v.half() if v.is_floating_point() else v for k, v in network.state_dict().items()}
+    state = {k: v.detach().cpu().half() if v.is_floating_point() else v.cpu() for k, v in network.state_dict().items()}
     config = {"latent_dim": network.latent_dim, "width": network.width}
     torch.save({"config": config, "state_dict": state}, path)
 
@@ -54,9 +55,10 @@ def recalibrate_batchnorm(network: FaceDCGAN, batches: int = 16, batch_size: int
         m.reset_running_stats()
         m.momentum = None  # cumulative average over the calibration batches
     latents = torch.Generator().manual_seed(seed)
+    device = next(network.parameters()).device
     network.train()
     for _ in range(batches):
-        network(torch.randn(batch_size, network.latent_dim, generator=latents))
+        network(torch.randn(batch_size, network.latent_dim, generator=latents).to(device))
     network.eval()
     for m in norms:
         m.momentum = 0.1
@@ -79,11 +81,13 @@ def train_gan(
     seed: int = 0,
     resume: bool = False,
     max_steps: int | None = None,
+    device: str | torch.device = "cpu",
 ) -> FaceDCGAN:
     """Train on ``images`` ``(N, 3, 64, 64)`` in [0, 1]; returns the EMA generator network.
 
     ``max_steps`` stops early (for smoke tests); ``resume`` continues from
-    ``out_dir/checkpoint.pt``.
+    ``out_dir/checkpoint.pt``. ``device``: where the networks and the images (as uint8)
+    live; checkpoints and the export load on any device.
     """
     if images.dim() != 4 or images.shape[1:] != (3, 64, 64):
         raise ValueError(f"expected images of shape (N, 3, 64, 64), got {tuple(images.shape)}")
@@ -92,36 +96,36 @@ def train_gan(
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
-    data = (images * 255).round().to(torch.uint8)  # compact in memory
+    data = (images * 255).round().to(torch.uint8).to(device)  # compact in memory
 
-    G, D = FaceDCGAN(latent_dim, width), FaceDiscriminator(width)
+    G, D = FaceDCGAN(latent_dim, width).to(device), FaceDiscriminator(width).to(device)
     G_ema = copy.deepcopy(G).eval()
     opt_G = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
-    fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(seed))
+    fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
     start_epoch, history = 0, []
     ckpt_path = out / "checkpoint.pt"
     if resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, weights_only=False)
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         for obj, key in [(G, "G"), (D, "D"), (G_ema, "G_ema"), (opt_G, "opt_G"), (opt_D, "opt_D")]:
             obj.load_state_dict(ckpt[key])
         start_epoch, history = ckpt["epoch"], ckpt["history"]
-        torch.set_rng_state(ckpt["rng"])
+        torch.set_rng_state(ckpt["rng"].cpu())
         print(f"resumed from {ckpt_path} after epoch {start_epoch}")
 
     steps_per_epoch = data.shape[0] // batch_size
     step = start_epoch * steps_per_epoch
     for epoch in range(start_epoch, epochs):
         t0 = time.time()
-        order = torch.randperm(data.shape[0])
+        order = torch.randperm(data.shape[0]).to(device)
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
         sums = {"loss_D": 0.0, "loss_G": 0.0}
         for i in bar:
             real = data[order[i * batch_size : (i + 1) * batch_size]].float() / 127.5 - 1
-            flip = torch.rand(batch_size) < 0.5
+            flip = torch.rand(batch_size, device=device) < 0.5
             real[flip] = real[flip].flip(-1)
 
-            fake = G(torch.randn(batch_size, latent_dim))
+            fake = G(torch.randn(batch_size, latent_dim, device=device))
             loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
             opt_D.zero_grad(set_to_none=True)
             loss_D.backward()
@@ -173,15 +177,18 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-images", type=int, default=None, help="use only the first N train images")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return parser
 
 
 def run(args: argparse.Namespace) -> None:
+    resolve_device(args.device)  # fail before loading 9,000 images
     print(f"loading CelebA train split from {args.data} ...", flush=True)
     images = load_celeba(args.data, "train", n=args.max_images)
-    print(f"{images.shape[0]} images; training {args.epochs} epochs on {torch.get_num_threads()} threads", flush=True)
+    where = "cuda" if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
+    print(f"{images.shape[0]} images; training {args.epochs} epochs on {where}", flush=True)
     train_gan(images, args.out, args.epochs, batch_size=args.batch_size, latent_dim=args.latent_dim,
-              width=args.width, lr=args.lr, seed=args.seed, resume=args.resume)
+              width=args.width, lr=args.lr, seed=args.seed, resume=args.resume, device=args.device)
     print(f"wrote {Path(args.out) / 'face64.pt'}")
 
 

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from invgen import cli
@@ -71,6 +72,33 @@ def test_argument_errors_are_clear(tmp_path, face_png, capsys, extra, message):
     code = cli.main(["reconstruct", face_png, "--method", "csgm", "--out", str(tmp_path), *extra])
     assert code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("command", [["demo"], ["reconstruct", "FACE", "--task", "sr4", "--method", "pinv"],
+                                     ["train", "--data", "no-such-folder"],
+                                     ["bench", "inpainting", "--data", "no-such-folder"]])
+def test_cuda_without_a_cuda_device_says_so(tmp_path, face_png, capsys, command):
+    argv = [face_png if a == "FACE" else a for a in command] + ["--device", "cuda", "--out", str(tmp_path)]
+    code = cli.main(argv)
+    assert code == 2
+    assert "no CUDA device" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command, message", [
+    (["bench", "inpainting", "--data", "no-such-folder"], "CelebA folder not found: no-such-folder"),
+    (["bench", "inpainting", "--data", "FACES", "--n-images", "1", "--generator", "began:missing.pth"],
+     "no such checkpoint file 'missing.pth'"),
+    (["train", "--data", "no-such-folder"], "CelebA folder not found: no-such-folder"),
+])
+def test_long_commands_report_user_errors_in_one_line(tmp_path, face_png, capsys, command, message):
+    faces = tmp_path / "faces"
+    faces.mkdir()
+    Image.open(face_png).convert("RGB").resize((89, 109)).save(faces / "009001.jpg")
+    argv = [str(faces) if a == "FACES" else a for a in command]
+    assert cli.main([*argv, "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
 
 
 def test_missing_and_non_image_files(tmp_path, capsys):

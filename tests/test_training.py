@@ -38,3 +38,14 @@ def test_training_changes_weights_and_resume_continues(tmp_path):
 def test_rejects_wrong_image_shape(tmp_path):
     with pytest.raises(ValueError, match=r"\(N, 3, 64, 64\)"):
         train_gan(torch.rand(8, 3, 32, 32), tmp_path, epochs=1, batch_size=4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_trains_on_cuda_and_exports_for_any_device(tmp_path):
+    G = train_gan(_images(), tmp_path, epochs=1, batch_size=4, latent_dim=8, width=4, max_steps=1, device="cuda")
+    assert next(G.parameters()).is_cuda
+    loaded = load_face64(tmp_path / "face64.pt")  # loads on CPU
+    assert next(loaded.parameters()).device.type == "cpu"
+    resumed = train_gan(_images(), tmp_path, epochs=2, batch_size=4, latent_dim=8, width=4, resume=True,
+                        device="cuda")
+    assert next(resumed.parameters()).is_cuda

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
+from invgen.device import resolve_device
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers.pipeline import Budget, reconstruct
@@ -96,15 +97,16 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
     ``extra_methods(A, y, noise_std) → dict`` adds baselines that are not in the pipeline
     (e.g. Lasso-DCT).
     """
+    device = resolve_device(args.device)
     out = Path(args.out)
     positions = shard_indices(args.n_images, args.shard)
     paths = celeba_paths(args.data, "val", args.n_images)
     ids = [int(paths[p].stem) for p in positions]
-    G = load_generator(args.generator).to(args.device)
+    G = load_generator(args.generator).to(device)
     size = G.image_shape()[-1]
     if size != CELEBA_CROP[2]:
         print(f"faces resized from the {CELEBA_CROP[2]}×{CELEBA_CROP[2]} CelebA window to the generator's {size}×{size}")
-    faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(args.device)
+    faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(device)
     budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
                     lr_z=args.lr_z, lr_theta=args.lr_theta, dip_steps=args.dip_steps)
     with_lpips = lpips_available()
@@ -113,13 +115,13 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
               "(see invgen.metrics.lpips)", flush=True)
     records, examples = [], {}
     for setting in settings:
-        A = make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(args.device)
+        A = make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(device)
         for start in range(0, len(faces), args.batch_size):
             truth = faces[start : start + args.batch_size]
             batch_ids = ids[start : start + args.batch_size]
             # Noise is seeded by the image id: the same face sees the same noise in every shard layout.
             noise = torch.stack([torch.randn(A.out_shape, generator=torch.Generator().manual_seed(args.seed * 100003 + i))
-                                 for i in batch_ids]).to(args.device)
+                                 for i in batch_ids]).to(device)
             y = A(truth) + setting.noise_std * noise
             print(f"[{setting.name}] faces {batch_ids[0]:06d}–{batch_ids[-1]:06d}", flush=True)
             t0 = time.time()
