@@ -31,7 +31,7 @@ EMA_DECAY = 0.999
 
 def export_generator(network: FaceDCGAN, path: str | Path) -> None:
     """Write a generator network as float16 weights plus its config (a few MB)."""
-    state = {k: v.detach().cpu().half() if v.is_floating_point() else v.cpu() for k, v in network.state_dict().items()}
+    state = {k: v.cpu().half() if v.is_floating_point() else v.cpu() for k, v in network.state_dict().items()}
     config = {"latent_dim": network.latent_dim, "width": network.width}
     torch.save({"config": config, "state_dict": state}, path)
 
