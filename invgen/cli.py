@@ -14,7 +14,7 @@ from invgen.device import DeviceUnavailableError, resolve_device
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.spec import SPEC_HELP
 
-# What a long-running command (train, bench) raises for a user's mistake: one line, exit code 2.
+# What the library raises for a user's mistake: printed like a CliError, one line, exit code 2.
 USER_ERRORS = (FileNotFoundError, CheckpointMismatchError, DeviceUnavailableError)
 
 EXAMPLES = """\
@@ -155,19 +155,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from invgen.training import run
 
-    try:
-        run(args)
-    except USER_ERRORS as err:
-        raise CliError(str(err)) from None
+    run(args)
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> None:
     from invgen.experiments import EXPERIMENTS
 
-    try:
-        EXPERIMENTS[args.experiment](rest)
-    except USER_ERRORS as err:
-        raise CliError(str(err)) from None
+    EXPERIMENTS[args.experiment](rest)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -232,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             args.run(args, rest)
         else:
             args.run(args)
-    except CliError as err:
+    except (CliError, *USER_ERRORS) as err:
         print(f"invgen {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0
