@@ -49,3 +49,24 @@ def test_trains_on_cuda_and_exports_for_any_device(tmp_path):
     resumed = train_gan(_images(), tmp_path, epochs=2, batch_size=4, latent_dim=8, width=4, resume=True,
                         device="cuda")
     assert next(resumed.parameters()).is_cuda
+
+
+def test_reconstruction_finetune_moves_the_range_toward_the_faces_and_resumes(tmp_path):
+    from invgen.training import export_generator, finetune_reconstruction
+
+    images = torch.nn.functional.interpolate(torch.rand(8, 3, 4, 4, generator=torch.Generator().manual_seed(0)),
+                                             size=64, mode="bilinear")  # smooth faces a tiny network can fit
+    start = train_gan(images, tmp_path / "gan", epochs=1, batch_size=4, latent_dim=8, width=4, max_steps=1)
+    export_generator(start, tmp_path / "init.pt")
+    finetune_reconstruction(images, tmp_path / "recon", tmp_path / "init.pt", epochs=6, batch_size=4,
+                            lr=1e-2, lr_latent=1e-1, adv_weight=0.1)
+    ckpt = torch.load(tmp_path / "recon" / "checkpoint.pt", weights_only=False)
+    mse = [h["mse"] for h in ckpt["history"]]
+    assert mse[-1] < 0.9 * mse[0]
+    # The per-face latents stay on the sphere of radius √d.
+    norms = ckpt["latents"]["weight"].norm(dim=1)
+    assert torch.allclose(norms, torch.full_like(norms, 8**0.5), rtol=1e-4)
+    finetune_reconstruction(images, tmp_path / "recon", tmp_path / "init.pt", epochs=7, batch_size=4,
+                            adv_weight=0.1, resume=True)
+    assert [h["epoch"] for h in torch.load(tmp_path / "recon" / "checkpoint.pt", weights_only=False)["history"]] == list(range(1, 8))
+    assert load_face64(tmp_path / "recon" / "face64.pt").latent_dim == 8
