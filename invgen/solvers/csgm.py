@@ -32,17 +32,36 @@ def csgm(
     with ``.x``, ``.z``, ``.objective`` and ``.history`` of the best start per image.
     See :func:`invgen.solvers.solve` for ``noise_std`` and ``patience``.
     """
+    result = csgm_all_starts(A, y, generator, steps, lr, restarts, seed, latent_weight=latent_weight,
+                             noise_std=noise_std, patience=patience, progress=progress)
+    return best_of_restarts(result, restarts)
+
+
+def csgm_all_starts(
+    A: LinearOperator,
+    y: torch.Tensor,
+    generator: Generator,
+    steps: int = 1600,
+    lr: float = 0.1,
+    restarts: int = 1,
+    seed: int = 0,
+    *,
+    latent_weight: float = 0.0,
+    noise_std: float | None = None,
+    patience: int | None = None,
+    progress: bool = True,
+) -> SolveResult:
+    """:func:`csgm` without the choice: the result of every start, ``B·restarts`` rows,
+    image-major (row ``i·restarts + r`` is start ``r`` of image ``i``)."""
     check_measurement(A, y)
     if restarts < 1:
         raise ValueError(f"restarts must be ≥ 1, got {restarts}")
     b = y.shape[0]
     starts = generator.sample_latent(restarts, generator=torch.Generator().manual_seed(seed))
-    # Image-major layout: row i·restarts + r is start r of image i.
     prior = GenerativePrior(generator, b * restarts, latent_weight=latent_weight, lr=lr,
                             z_init=starts.repeat(b, 1))
-    result = solve(A, y.repeat_interleave(restarts, dim=0), prior, steps, noise_std=noise_std,
-                   patience=patience, progress=progress, desc="csgm")
-    return best_of_restarts(result, restarts)
+    return solve(A, y.repeat_interleave(restarts, dim=0), prior, steps, noise_std=noise_std,
+                 patience=patience, progress=progress, desc="csgm")
 
 
 def best_of_restarts(result: SolveResult, restarts: int) -> SolveResult:

@@ -1,0 +1,141 @@
+"""Generator study: which trained generator (and which solver settings) IAGAN should ship with.
+
+For each generator, on the *tuning* faces — the last ``--n-images`` faces of the CelebA val
+split, which no experiment reports and no generator sees — it measures
+
+- **range**: PSNR of the best CSGM projection of the true face (A = I), and the *oracle*
+  latent it finds;
+- for every task (SR ×4 and ×8 by default): bicubic; ``oracle-bp``, the oracle point
+  back-projected onto y (what the range holds); ``csgm-bp`` and ``iagan-bp`` from the best
+  of ``K`` CSGM starts (the paper's pipeline); ``csgm-avg`` and ``iagan-avg``, the mean of
+  the ``K`` back-projected estimates (:func:`invgen.solvers.posterior_mean`);
+- beside PSNR, **sharpness**: the high-frequency energy of an estimate relative to the
+  truth's, ``‖x̂ − blur(x̂)‖² / ‖x − blur(x)‖²`` (1 = as detailed as the truth, < 1 blurrier),
+  so that a generator winning PSNR by turning blurry shows it.
+
+It prints one table per generator, writes JSON and an image grid per generator (samples
+at fixed latents, and the SR ×4 estimates of the first faces).
+
+    python benchmarks/generator_study.py --generator default runs/study/recon12.pt --n-images 8
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
+from invgen.generators import SPEC_HELP, load_generator
+from invgen.metrics import psnr
+from invgen.operators import Blur, Identity
+from invgen.solvers import back_project, csgm_all_starts, iagan
+from invgen.solvers.pipeline import bicubic_upsample
+from invgen.tasks import make_operator
+
+
+def tuning_faces(root: str, n: int) -> torch.Tensor:
+    """The last ``n`` faces of the val split, ``(n, 3, 64, 64)``."""
+    return torch.stack([read_image(p, crop=CELEBA_CROP) for p in celeba_paths(root, "val")[-n:]])
+
+
+def sharpness(estimate: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
+    """Per image ``‖x̂ − blur(x̂)‖² / ‖x − blur(x)‖²`` with a Gaussian blur of σ = 1 px."""
+    blur = Blur.gaussian(tuple(truth.shape[1:]), 1.0)
+
+    def detail(x: torch.Tensor) -> torch.Tensor:
+        return (x - blur(x)).flatten(1).square().sum(1)
+
+    return detail(estimate) / detail(truth)
+
+
+def evaluate(G, faces: torch.Tensor, args) -> tuple[list[dict], dict[str, torch.Tensor]]:
+    b, k = len(faces), args.starts
+    rows: list[dict] = []
+    shown: dict[str, torch.Tensor] = {}
+
+    def record(task: str, method: str, x: torch.Tensor, seconds: float = float("nan")) -> None:
+        rows.append({"task": task, "method": method, "psnr": psnr(x, faces).mean().item(),
+                     "psnr_per_image": psnr(x, faces).tolist(), "sharpness": sharpness(x, faces).mean().item(),
+                     "seconds": seconds})
+
+    t0 = time.time()
+    projection = csgm_all_starts(Identity(tuple(faces.shape[1:])), faces, G, args.range_steps, 0.1,
+                                 args.range_restarts, args.seed, progress=False)
+    best = projection.objective.view(b, args.range_restarts).argmin(1) + torch.arange(b) * args.range_restarts
+    oracle_x, oracle_z = projection.x[best], projection.z[best]
+    record("range", "projection", oracle_x.clamp(0, 1), time.time() - t0)
+
+    for task in args.tasks:
+        A = make_operator(task, tuple(faces.shape[1:]))
+        y = A(faces)
+        record(task, "bicubic", bicubic_upsample(A, y))
+        record(task, "oracle-bp", back_project(A, y, G(oracle_z).detach()).clamp(0, 1))
+        for weight in args.latent_weight:
+            tag = f"@lw={weight:g}" if len(args.latent_weight) > 1 else ""
+            t0 = time.time()
+            start = csgm_all_starts(A, y, G, args.csgm_steps, 0.1, k, args.seed, latent_weight=weight,
+                                    progress=False)
+            t_csgm = time.time() - t0
+            y_all = y.repeat_interleave(k, dim=0)
+            chosen = start.objective.view(b, k).argmin(1) + torch.arange(b) * k  # the paper's pick
+            csgm_bp = back_project(A, y_all, start.x).clamp(0, 1)
+            record(task, f"csgm-bp{tag}", csgm_bp[chosen], t_csgm)
+            record(task, f"csgm-avg{tag}", csgm_bp.view(b, k, *faces.shape[1:]).mean(1), t_csgm)
+            for steps in args.iagan_steps:
+                t0 = time.time()
+                adapted = iagan(A, y_all, G, start.z, steps=steps, lr_theta=args.lr_theta, progress=False).x
+                t_iagan = t_csgm + time.time() - t0
+                iagan_bp = back_project(A, y_all, adapted).clamp(0, 1)
+                record(task, f"iagan-bp{tag}@{steps}", iagan_bp[chosen], t_iagan)
+                mean = iagan_bp.view(b, k, *faces.shape[1:]).mean(1)
+                record(task, f"iagan-avg{tag}@{steps}", mean, t_iagan)
+                if task == args.tasks[0]:
+                    shown[f"{task} iagan-avg{tag}@{steps}"] = mean
+        print(f"  {task} done", flush=True)
+    return rows, shown
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    parser.add_argument("--generator", nargs="+", default=["default"], help=SPEC_HELP)
+    parser.add_argument("--tasks", nargs="+", default=["sr4", "sr8"])
+    parser.add_argument("--n-images", type=int, default=8, help="the last N faces of the val split")
+    parser.add_argument("--starts", type=int, default=4, help="K CSGM starts per face")
+    parser.add_argument("--csgm-steps", type=int, default=1000)
+    parser.add_argument("--latent-weight", type=float, nargs="+", default=[0.0])
+    parser.add_argument("--iagan-steps", type=int, nargs="+", default=[100])
+    parser.add_argument("--lr-theta", type=float, default=1e-4)
+    parser.add_argument("--range-steps", type=int, default=1000)
+    parser.add_argument("--range-restarts", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/generator_study")
+    args = parser.parse_args()
+
+    torch.manual_seed(args.seed)
+    faces = tuning_faces(args.data, args.n_images)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for spec in args.generator:
+        print(f"{spec}: {len(faces)} tuning faces", flush=True)
+        G = load_generator(spec)
+        rows, shown = evaluate(G, faces, args)
+        name = Path(spec).stem if spec != "default" else "default"
+        print(f"\n{spec} (tuning faces: last {len(faces)} of val; K = {args.starts} starts; PSNR dB)")
+        print(f"{'task':<6} {'method':<22} {'PSNR':>7} {'sharpness':>10} {'time s':>7}")
+        for r in rows:
+            print(f"{r['task']:<6} {r['method']:<22} {r['psnr']:>7.2f} {r['sharpness']:>10.2f} {r['seconds']:>7.0f}")
+        (out / f"{name}.json").write_text(json.dumps({"generator": spec, "config": vars(args), "results": rows},
+                                                     indent=2))
+        with torch.no_grad():
+            samples = G(G.sample_latent(16, generator=torch.Generator().manual_seed(0)))
+        save_grid(torch.cat([samples, faces[:8], *[x[:8] for x in shown.values()]]).clamp(0, 1),
+                  out / f"{name}.png", nrow=8)
+        print(f"wrote {out / name}.json and .png", flush=True)
+
+
+if __name__ == "__main__":
+    main()
