@@ -6,6 +6,7 @@ from invgen.generators.dcgan import DCGANGenerator, build_dcgan, load_dcgan
 from invgen.generators.face64 import load_default, load_face64
 from invgen.generators.pggan import PGGANGenerator, build_pggan, load_pggan
 from invgen.generators.spec import LOADERS, SPEC_HELP, load_generator
+from invgen.generators.stylegan2 import StyleGAN2Generator, StyleGAN2Network, build_stylegan2, load_stylegan2
 
 __all__ = [
     "LOADERS",
@@ -15,14 +16,18 @@ __all__ = [
     "DCGANGenerator",
     "Generator",
     "PGGANGenerator",
+    "StyleGAN2Generator",
+    "StyleGAN2Network",
     "build_began",
     "build_dcgan",
     "build_pggan",
+    "build_stylegan2",
     "load_began",
     "load_dcgan",
     "load_default",
     "load_face64",
     "load_generator",
     "load_pggan",
+    "load_stylegan2",
     "wrap",
 ]

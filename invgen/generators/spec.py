@@ -2,8 +2,10 @@
 
 ``load_generator("default")``, ``load_generator("runs/face64/face64.pt")`` (an ``invgen
 train`` file) or ``load_generator("KIND:PATH")`` with ``KIND`` one of :data:`LOADERS`,
-e.g. ``"began:gen_64.pth"`` or ``"pggan:100_celeb_hq_network-snapshot-010403.pth"``. The
-CLI's and the experiments' ``--generator`` take these strings.
+e.g. ``"began:gen_64.pth"``, ``"pggan:100_celeb_hq_network-snapshot-010403.pth"`` or
+``"stylegan2:550000.pt"`` (rosinality's StyleGAN2, searched in W; ``stylegan2-z:`` and
+``stylegan2-w+:`` search in z or W+). The CLI's and the experiments' ``--generator`` take
+these strings.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from invgen.generators.began import load_began
 from invgen.generators.dcgan import load_dcgan
 from invgen.generators.face64 import load_default, load_face64
 from invgen.generators.pggan import load_pggan
+from invgen.generators.stylegan2 import load_stylegan2
 
 LOADERS = {
     "face64": load_face64,
@@ -23,6 +26,9 @@ LOADERS = {
     "began": load_began,
     "pggan": partial(load_pggan, format="ptrblck"),
     "pggan-zoo": partial(load_pggan, format="gan_zoo"),
+    "stylegan2": load_stylegan2,  # searches W from the mean w; -z / -w+ pick the other spaces
+    "stylegan2-z": partial(load_stylegan2, space="z"),
+    "stylegan2-w+": partial(load_stylegan2, space="w+"),
 }
 SPEC_HELP = f"'default', an `invgen train` face64.pt file, or KIND:PATH with KIND in {', '.join(LOADERS)}"
 
