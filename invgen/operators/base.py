@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from invgen.operators.cg import conjugate_gradient
+from invgen.validation import check_settings, check_tensor
 
 Shape = tuple[int, ...]
 
@@ -31,7 +32,8 @@ class LinearOperator(nn.Module):
 
     ``A(x)``: ``(B, *in_shape) → (B, *out_shape)``; ``A.adjoint(y)``: the reverse;
     ``A.pinv(y, eps=0.0)``: the Moore–Penrose pseudo-inverse ``A⁺y`` when ``eps == 0``,
-    ``Aᵀ(AAᵀ + eps·I)⁻¹y`` when ``eps > 0``. Without a closed form (compositions, sums,
+    ``Aᵀ(AAᵀ + eps·I)⁻¹y`` when ``eps > 0``. Inputs are float32 or float64 tensors
+    (``TypeError`` otherwise); ``pinv`` also refuses non-finite ``y`` or ``eps`` (``ValueError``). Without a closed form (compositions, sums,
     adjoints) the pseudo-inverse is iterative: conjugate gradients on the normal equations
     ``(AᵀA + eps·I) x = Aᵀy`` (relative tolerance ``cg_tol``, at most ``cg_max_iter``
     steps), which converge to ``A⁺y`` for any ``A``.
@@ -70,9 +72,12 @@ class LinearOperator(nn.Module):
         return self._rmatvec(self._check(y, self.out_shape, "input y of the adjoint"))
 
     def pinv(self, y: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-        if eps < 0:
-            raise ValueError(f"eps must be ≥ 0, got {eps}")
-        return self._pinv(self._check(y, self.out_shape, "input y of the pseudo-inverse"), float(eps))
+        # A non-finite entry would spread through the whole solve (a channel, or every entry
+        # for CS), so the pseudo-inverse refuses it rather than return NaN images.
+        check_settings(eps=eps)
+        y = self._check(y, self.out_shape, "input y of the pseudo-inverse")
+        check_tensor("input y of the pseudo-inverse", y)
+        return self._pinv(y, float(eps))
 
     @property
     def T(self) -> LinearOperator:
@@ -122,8 +127,7 @@ class LinearOperator(nn.Module):
 
     @staticmethod
     def _check(t: torch.Tensor, shape: Shape, what: str) -> torch.Tensor:
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
+        check_tensor(what, t, finite=False)
         if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape:
             raise ValueError(f"{what} must have shape (B, {', '.join(map(str, shape))}), got {tuple(t.shape)}")
         return t

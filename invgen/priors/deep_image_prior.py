@@ -10,6 +10,7 @@ from torch import nn
 
 from invgen.priors._per_image import PerImageWeights
 from invgen.priors.base import Prior
+from invgen.validation import check_settings
 
 
 def _conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list[nn.Module]:
@@ -106,6 +107,7 @@ class DeepImagePrior(Prior):
         seed: int = 0,
         device: torch.device | str | None = None,
     ) -> None:
+        check_settings(lr=lr)
         c, h, w = image_shape
         if min(h, w) < 3:
             raise ValueError(f"the Deep Image Prior needs images of at least 3×3 pixels, got {h}×{w}")

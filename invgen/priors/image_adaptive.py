@@ -8,6 +8,7 @@ import torch
 from invgen.generators.base import Generator
 from invgen.priors._per_image import PerImageWeights
 from invgen.priors.base import Prior
+from invgen.validation import check_settings, check_tensor
 
 
 class ImageAdaptivePrior(Prior):
@@ -27,7 +28,8 @@ class ImageAdaptivePrior(Prior):
         lr_z: float = 1e-4,
         lr_theta: float = 1e-4,
     ) -> None:
-        if z_init.dim() != 2 or z_init.shape[1] != generator.latent_dim:
+        check_settings(lr_z=lr_z, lr_theta=lr_theta)
+        if check_tensor("z_init", z_init).dim() != 2 or z_init.shape[1] != generator.latent_dim:
             raise ValueError(f"z_init must have shape (B, {generator.latent_dim}), got {tuple(z_init.shape)}")
         self.lr_z, self.lr_theta = float(lr_z), float(lr_theta)
         self.z = z_init.detach().clone().requires_grad_()

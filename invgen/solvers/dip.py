@@ -6,6 +6,7 @@ import torch
 from invgen.operators import LinearOperator
 from invgen.priors.deep_image_prior import DeepImagePrior
 from invgen.solvers.loop import SolveResult, check_measurement, solve
+from invgen.validation import check_settings
 
 
 def dip(
@@ -25,5 +26,6 @@ def dip(
     discrepancy principle (see :func:`solve`). ``lr`` 0.01 with Adam is the paper's.
     """
     check_measurement(A, y)
+    check_settings(steps=steps, lr=lr, noise_std=noise_std, patience=patience)
     prior = DeepImagePrior(A.in_shape, y.shape[0], lr=lr, seed=seed, device=y.device)
     return solve(A, y, prior, steps, noise_std=noise_std, patience=patience, progress=progress, desc="dip")

@@ -7,6 +7,7 @@ from invgen.generators.base import Generator
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ImageAdaptivePrior
 from invgen.solvers.loop import SolveResult, solve
+from invgen.validation import check_settings
 
 
 def iagan(
@@ -31,6 +32,7 @@ def iagan(
     ``generator`` is never modified. Returns ``.x`` (adapted estimate), ``.z``,
     ``.objective`` and ``.history``; the adapted weights are not returned.
     """
+    check_settings(steps=steps, lr_z=lr_z, lr_theta=lr_theta, noise_std=noise_std, patience=patience)
     if noise_std:
         steps = max(1, steps // 2)
     prior = ImageAdaptivePrior(generator, z_init, lr_z=lr_z, lr_theta=lr_theta)
