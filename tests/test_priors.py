@@ -44,8 +44,8 @@ def test_generative_prior_optimises_only_z_and_penalises_its_norm():
     prior = GenerativePrior(G, 4, latent_weight=0.5, lr=0.2, seed=3)
     [group] = prior.parameter_groups()
     assert group["lr"] == 0.2 and group["params"] == [prior.z]
-    torch.testing.assert_close(prior.penalty(), 0.5 * prior.z.detach().square().sum(1))
-    assert GenerativePrior(G, 4).penalty() is None
+    torch.testing.assert_close(prior.penalty(prior()), 0.5 * prior.z.detach().square().sum(1))
+    assert GenerativePrior(G, 4).penalty(prior()) is None
     torch.testing.assert_close(prior.z, GenerativePrior(G, 4, seed=3).z)
     assert not torch.equal(prior.z, GenerativePrior(G, 4, seed=4).z)
     with pytest.raises(ValueError, match="z_init"):

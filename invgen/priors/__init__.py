@@ -1,7 +1,7 @@
 """Priors: what an image is allowed to be — the tensors to optimise and how they make x.
 
 A prior is a small object (:class:`Prior`): ``parameter_groups()`` for Adam, ``__call__()``
-→ the current image batch, an optional per-image ``penalty()`` and a per-image ``state()``
+→ the current image batch, an optional per-image ``penalty(x)`` and a per-image ``state()``
 the solver keeps at the best iterate. :func:`invgen.solvers.solve` fits any of them.
 """
 from invgen.priors.base import Prior

@@ -11,7 +11,10 @@ class Prior:
       ``torch.optim.Adam``. Every tensor belongs to one image (first dim indexes images),
       so that fitting a batch is fitting each image on its own.
     - ``__call__()``: the current images.
-    - ``penalty()``: a per-image ``(B,)`` term added to the data fit, or ``None``.
+    - ``penalty(x)``: a per-image ``(B,)`` term added to the data fit, or ``None``; ``x``
+      is the current image batch ``(B, C, H, W)`` the solver has just made with
+      ``__call__()`` (so a penalty on the image, e.g. total variation, costs no second
+      pass), and a penalty on the parameters may ignore it.
     - ``state()``: per-image tensors (first dim ``B``) worth returning with the estimate,
       e.g. the latent ``z``; the solver keeps them at each image's best iterate.
     """
@@ -22,7 +25,7 @@ class Prior:
     def __call__(self) -> torch.Tensor:
         raise NotImplementedError
 
-    def penalty(self) -> torch.Tensor | None:
+    def penalty(self, x: torch.Tensor) -> torch.Tensor | None:
         return None
 
     def state(self) -> dict[str, torch.Tensor]:

@@ -5,6 +5,7 @@ import torch
 
 from invgen.generators.base import Generator
 from invgen.priors.base import Prior
+from invgen.validation import check_settings, check_tensor
 
 
 class GenerativePrior(Prior):
@@ -25,9 +26,10 @@ class GenerativePrior(Prior):
         z_init: torch.Tensor | None = None,
         seed: int = 0,
     ) -> None:
+        check_settings(lr=lr, latent_weight=latent_weight)
         if z_init is None:
             z_init = generator.sample_latent(n, generator=torch.Generator().manual_seed(seed))
-        elif tuple(z_init.shape) != (n, generator.latent_dim):
+        elif tuple(check_tensor("z_init", z_init).shape) != (n, generator.latent_dim):
             raise ValueError(f"z_init must have shape ({n}, {generator.latent_dim}), got {tuple(z_init.shape)}")
         self.generator = generator
         self.latent_weight = float(latent_weight)
@@ -46,7 +48,7 @@ class GenerativePrior(Prior):
         finally:
             self.generator.train()
 
-    def penalty(self) -> torch.Tensor | None:
+    def penalty(self, x: torch.Tensor) -> torch.Tensor | None:
         if self.latent_weight == 0:
             return None
         return self.latent_weight * self.z.square().sum(1)

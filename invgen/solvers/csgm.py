@@ -68,9 +68,4 @@ def best_of_restarts(result: SolveResult, restarts: int) -> SolveResult:
     """Keep, for each image, the start with the smallest objective (rows image-major)."""
     objective = torch.nan_to_num(result.objective, nan=torch.inf).view(-1, restarts)
     rows = torch.arange(objective.shape[0], device=objective.device) * restarts + objective.argmin(1)
-    return SolveResult(
-        x=result.x[rows],
-        objective=result.objective[rows],
-        history=result.history[:, rows],
-        state={k: v[rows] for k, v in result.state.items()},
-    )
+    return result.select(rows)

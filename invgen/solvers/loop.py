@@ -1,14 +1,23 @@
-"""The one fitting loop every method shares: Adam on a prior's parameters, per image."""
+"""The one fitting loop every method shares: an optimiser on a prior's parameters, per image,
+with the data fidelity, the optimiser, its schedule and stopping callbacks pluggable."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 from tqdm.auto import tqdm
 
+from invgen.metrics import psnr
 from invgen.operators import LinearOperator
 from invgen.priors.base import Prior
+from invgen.solvers.fidelity import Fidelity, squared_error
+
+
+Callback = Callable[[int, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]], torch.Tensor | None]
+Optimizer = Callable[[list[dict]], torch.optim.Optimizer]
+Schedule = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
 
 @dataclass
@@ -16,15 +25,23 @@ class SolveResult:
     """What :func:`solve` returns, per image ``i`` of the batch.
 
     ``x``: ``(B, C, H, W)``, the iterate with the smallest objective; ``objective``: ``(B,)``,
-    its objective ``‖y_i − A x_i‖² (+ penalty)``; ``history``: ``(T, B)``, the objective
-    of every iterate (``T`` ≤ ``steps`` when all images stopped early); ``state``: the
-    prior's per-image state (e.g. ``"z"``) at the best iterate.
+    its objective ``fidelity(A x_i, y_i) (+ penalty)`` (by default ``‖y_i − A x_i‖²``);
+    ``history``: ``(T, B)``, the objective at every step (``T`` ≤ ``steps`` when all
+    images stopped early); ``stop_step``: ``(B,)``, the last step at which image ``i`` was
+    fitted (``T − 1`` if it never stopped; ``None`` only in a result built by hand).
+    After its stop step image ``i`` is frozen and its ``history`` column keeps the value
+    it had there, so ``objective[i]`` is the smallest finite value of the column.
+    ``psnr_history``: ``(T, B)``, the PSNR in dB of each step's iterate against the
+    ``reference`` given to :func:`solve` (frozen the same way), else ``None``. ``state``:
+    the prior's per-image state (e.g. ``"z"``) at the best iterate.
     """
 
     x: torch.Tensor
     objective: torch.Tensor
     history: torch.Tensor
     state: dict[str, torch.Tensor]
+    stop_step: torch.Tensor | None = None
+    psnr_history: torch.Tensor | None = None
 
     @property
     def z(self) -> torch.Tensor:
@@ -32,6 +49,17 @@ class SolveResult:
         if "z" not in self.state:
             raise AttributeError(f"this prior has no latent z; its state holds {sorted(self.state) or 'nothing'}")
         return self.state["z"]
+
+    def select(self, rows: torch.Tensor) -> SolveResult:
+        """The result of images ``rows`` only (an index tensor into the batch)."""
+        return SolveResult(
+            x=self.x[rows],
+            objective=self.objective[rows],
+            history=self.history[:, rows],
+            state={k: v[rows] for k, v in self.state.items()},
+            stop_step=None if self.stop_step is None else self.stop_step[rows],
+            psnr_history=None if self.psnr_history is None else self.psnr_history[:, rows],
+        )
 
 
 def check_measurement(A: LinearOperator, y: torch.Tensor) -> None:
@@ -59,7 +87,8 @@ def _where_images(pick: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> t
     return torch.where(pick.view(-1, *[1] * (new.dim() - 1)), new, old)
 
 
-def _adam(groups: list[dict]) -> torch.optim.Adam:
+def adam(groups: list[dict]) -> torch.optim.Adam:
+    """The default optimiser of :func:`solve`: Adam on ``groups`` (their own ``lr``)."""
     # The fused kernel updates all tensors at once: on the CPU ~10× faster than the
     # default for the ~1M weights IAGAN adapts (as long as a step of a 64×64 generator).
     # Older torch (< 2.4) has no fused CPU Adam.
@@ -69,12 +98,30 @@ def _adam(groups: list[dict]) -> torch.optim.Adam:
         return torch.optim.Adam(groups)
 
 
+def _check_per_image(value: torch.Tensor | None, b: int, what: str) -> None:
+    if value is not None and tuple(value.shape) != (b,):
+        raise ValueError(f"{what} must return one value per image, shape ({b},), got {tuple(value.shape)}")
+
+
+def _check_parameters(params: list[torch.Tensor], b: int) -> None:
+    # Freezing a stopped image restores its rows: every tensor must be one row per image.
+    for p in params:
+        if p.dim() == 0 or p.shape[0] != b:
+            raise ValueError(f"every parameter of the prior must have the images on its first dim ({b} for this "
+                             f"batch); one has shape {tuple(p.shape)}")
+
+
 def solve(
     A: LinearOperator,
     y: torch.Tensor,
     prior: Prior,
     steps: int,
     *,
+    fidelity: Fidelity = squared_error,
+    optimizer: Optimizer = adam,
+    schedule: Schedule | None = None,
+    callbacks: Sequence[Callback] = (),
+    reference: torch.Tensor | None = None,
     noise_std: float | None = None,
     tau: float = 1.0,
     patience: int | None = None,
@@ -82,46 +129,75 @@ def solve(
     progress: bool = True,
     desc: str = "solve",
 ) -> SolveResult:
-    """Fit ``prior`` to ``y``: minimise ``‖y_i − A x_i‖² + penalty_i`` for every image ``i``.
+    """Fit ``prior`` to ``y``: minimise ``fidelity(A x_i, y_i) + penalty_i(x_i)`` for every image ``i``.
 
-    Adam on ``prior.parameter_groups()``, for at most ``steps`` iterations. Adam minimises
-    the sum over the batch; since every parameter belongs to one image, that is the
-    same as fitting each image on its own. Per image, the loop keeps the best iterate and
-    stops that image
+    ``fidelity`` is any ``(Ax, y) → (B,)`` (see :mod:`invgen.solvers.fidelity`); the
+    default is ``‖y_i − A x_i‖²`` (no ½, as every reported objective). ``penalty`` is
+    ``prior.penalty(x)`` of the current images, or nothing.
+
+    ``optimizer(prior.parameter_groups())`` makes the optimiser (default: :func:`adam`,
+    each group at its own learning rate), run for at most ``steps`` iterations;
+    ``schedule(optimizer)``, if given, makes a learning-rate scheduler stepped once after
+    every update. The optimiser minimises the sum over the batch; since every parameter
+    belongs to one image (its first dim indexes images), that is the same as fitting
+    each image on its own. Per image, the loop keeps the best iterate and stops that image
 
     - when its objective has not improved by a relative ``rtol`` for ``patience`` steps
       (if ``patience`` is given);
     - by the discrepancy principle (Morozov): when ``‖y_i − A x_i‖² ≤ τ·m·σ²`` with ``m``
-      measurements and ``σ = noise_std`` (if given) — fitting further would fit the noise;
-    - when its objective becomes NaN or infinite; its best finite iterate is returned.
+      measurements and ``σ = noise_std`` (if given) — fitting further would fit the
+      noise. It looks at the squared residual whatever the ``fidelity``;
+    - when its objective becomes NaN or infinite; its best finite iterate is returned;
+    - when a callback asks: after each step every ``callback(step, x, objective, state)``
+      sees the current images ``(B, C, H, W)``, their objectives ``(B,)`` and
+      ``prior.state()``, and returns ``None`` or a boolean ``(B,)`` of images to stop.
 
-    The loop ends when every image has stopped. ``progress`` shows a tqdm bar labelled
-    ``desc``. The prior is left at its last iterate; the result holds the best ones.
+    A stopped image is frozen: its parameters get no update after its stop step (they
+    are restored after each optimiser step, so momentum or weight decay cannot move
+    them). The loop ends when every image has stopped. With a ``reference`` batch
+    ``(B, *A.in_shape)`` the PSNR of every step is recorded too. ``progress`` shows a
+    tqdm bar labelled ``desc``. The prior is left at its last iterate; the result holds
+    the best ones.
     """
     check_measurement(A, y)
     if steps < 1:
         raise ValueError(f"steps must be ≥ 1, got {steps}")
     b = y.shape[0]
-    params = [p for group in prior.parameter_groups() for p in group["params"]]
-    optimizer = _adam(prior.parameter_groups())
+    if reference is not None and tuple(reference.shape) != (b, *A.in_shape):
+        raise ValueError(f"reference must have shape ({b}, {', '.join(map(str, A.in_shape))}), like the images "
+                         f"measured in y, got {tuple(reference.shape)}")
+    groups = prior.parameter_groups()
+    params = [p for group in groups for p in group["params"]]
+    opt = optimizer(groups)
+    scheduler = schedule(opt) if schedule is not None else None
     enough = tau * A.out_size * noise_std**2 if noise_std else -math.inf
 
     active = torch.ones(b, dtype=torch.bool, device=y.device)
     best = torch.full((b,), math.inf, dtype=y.dtype, device=y.device)
     since_gain = torch.zeros(b, dtype=torch.long, device=y.device)
+    stop_step = torch.full((b,), steps - 1, dtype=torch.long, device=y.device)
     best_x: torch.Tensor | None = None
     best_state: dict[str, torch.Tensor] = {}
-    history = []
+    history, psnrs = [], []
     bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
     for step in bar:
         x = prior()
         if x.shape[0] != b:
             raise ValueError(f"the prior makes {x.shape[0]} images but y holds {b} measurements")
-        misfit = (y - A(x)).flatten(1).square().sum(1)
-        penalty = prior.penalty()
-        objective = misfit if penalty is None else misfit + penalty
-        value = objective.detach()
+        if step == 0:
+            _check_parameters(params, b)
+        Ax = A(x)
+        data = fidelity(Ax, y)
+        _check_per_image(data, b, "the fidelity")
+        penalty = prior.penalty(x)
+        _check_per_image(penalty, b, "the prior's penalty")
+        objective = data if penalty is None else data + penalty
+        # A frozen image's iterate no longer changes: its record stays at its stop step.
+        value = objective.detach() if not history else torch.where(active, objective.detach(), history[-1])
         history.append(value)
+        if reference is not None:
+            quality = psnr(x, reference)
+            psnrs.append(quality if not psnrs else torch.where(active, quality, psnrs[-1]))
 
         finite = torch.isfinite(value)
         improved = active & finite & (value < best)
@@ -135,18 +211,38 @@ def solve(
         best = torch.where(improved, value, best)
         since_gain = torch.where(gained, 0, since_gain + 1)
 
-        active &= finite & (misfit.detach() > enough)
+        was_active = active.clone()
+        active &= finite
+        if noise_std:
+            active &= squared_error(Ax.detach(), y) > enough
         if patience is not None:
             active &= since_gain < patience
+        for callback in callbacks:
+            stop = callback(step, x.detach(), value, prior.state())
+            if stop is not None:
+                _check_per_image(stop, b, f"callback {callback!r}")
+                active &= ~stop.to(torch.bool)
+        stop_step = torch.where(was_active & ~active, step, stop_step)
         if progress and step % 20 == 0:
             bar.set_postfix(objective=f"{best.mean().item():.3g}", active=int(active.sum()))
         if not active.any() or step == steps - 1:
+            stop_step = torch.where(active, step, stop_step)
             break
-        # Stopped images leave the loss: their parameters get no gradient from here on.
+        # Stopped images leave the loss (no gradient) and get their rows back after the
+        # update (no momentum, no weight decay): they stay exactly where they stopped.
         loss = torch.where(active, objective, torch.zeros_like(objective)).sum()
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = g
-        optimizer.step()
+        stopped = ~active
+        frozen = [p.detach()[stopped] for p in params] if stopped.any() else None
+        opt.step()
+        if frozen is not None:
+            with torch.no_grad():
+                for p, rows in zip(params, frozen):
+                    p[stopped] = rows
+        if scheduler is not None:
+            scheduler.step()
     bar.close()
-    return SolveResult(x=best_x, objective=best, history=torch.stack(history), state=best_state)
+    return SolveResult(x=best_x, objective=best, history=torch.stack(history), state=best_state,
+                       stop_step=stop_step, psnr_history=torch.stack(psnrs) if psnrs else None)
