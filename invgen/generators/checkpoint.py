@@ -7,31 +7,62 @@ tensors against the key names and shapes of the source format with
 """
 from __future__ import annotations
 
+import contextlib
+import pickle
+import re
+import warnings
 from collections.abc import Mapping
 from os import PathLike
+from pathlib import Path
 
 import torch
 
 
 class CheckpointMismatchError(ValueError):
-    """A checkpoint does not have the keys or shapes of the format its loader reads."""
+    """A file is not a checkpoint of the format its loader reads (unreadable, wrong keys or shapes)."""
+
+
+EXPECTED = "expected a file written by torch.save that holds tensors (a state dict)"
 
 
 def read_checkpoint(path: str | PathLike, safe_globals: list | None = None) -> object:
     """``torch.load(path, map_location="cpu", weights_only=True)``.
 
     ``safe_globals``: extra ``(class, "module.Name")`` pairs the file may reference
-    (plain attribute containers only), allowed for this call alone.
+    (plain attribute containers only), allowed for this call alone. A missing file raises
+    ``FileNotFoundError``; anything that does not load as tensors and plain containers
+    (text, an empty or truncated file, a pickle that references code) raises
+    :class:`CheckpointMismatchError` naming the file — never torch's advice to retry with
+    ``weights_only=False``, which would run whatever code the file holds.
     """
-    if not safe_globals:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    if not hasattr(torch.serialization, "safe_globals"):
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"no such checkpoint file: {path}")
+    if Path(path).stat().st_size == 0:
+        raise CheckpointMismatchError(f"{path} is empty; {EXPECTED}")
+    if safe_globals and not hasattr(torch.serialization, "safe_globals"):
         raise RuntimeError(
             f"{path} stores Python objects besides tensors; reading it safely needs "
             "torch >= 2.5 (torch.serialization.safe_globals)"
         )
-    with torch.serialization.safe_globals(safe_globals):
-        return torch.load(path, map_location="cpu", weights_only=True)
+    allowed = torch.serialization.safe_globals(safe_globals) if safe_globals else contextlib.nullcontext()
+    try:
+        with allowed, warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        code = re.search(r"GLOBAL ([\w.]+)", str(err))
+        if "Weights only load failed" in str(err):
+            what = f" ({code.group(1)})" if code else ""
+            raise CheckpointMismatchError(
+                f"{path} holds Python objects besides tensors{what}, which invgen does not unpickle "
+                f"(they could run code); {EXPECTED}") from None
+        raise CheckpointMismatchError(f"{path} is not a PyTorch checkpoint ({err}); {EXPECTED}") from None
+    # torch.load reports a file it cannot parse with whatever its parser hit first (KeyError
+    # for text, EOFError, RuntimeError for a truncated zip): all mean the same here.
+    except (EOFError, KeyError, RuntimeError, ValueError, IndexError, TypeError, AttributeError) as err:
+        detail = "" if isinstance(err, KeyError) else f" ({str(err).split('. ')[0][:100]})"
+        raise CheckpointMismatchError(f"{path} is not a PyTorch checkpoint, or is truncated{detail}; "
+                                      f"{EXPECTED}") from None
 
 
 def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
@@ -43,11 +74,15 @@ def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, to
 
 def tensor_state(obj: object, what: str, fmt: str) -> dict[str, torch.Tensor]:
     """``obj`` as a ``{name: tensor}`` dict, or a :class:`CheckpointMismatchError`."""
-    if not isinstance(obj, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()
-    ):
+    if not isinstance(obj, Mapping):
         raise CheckpointMismatchError(
             f"expected {what} to be a state dict of tensors ({fmt}), got {type(obj).__name__}"
+        )
+    others = [repr(k) for k, v in obj.items() if not (isinstance(k, str) and isinstance(v, torch.Tensor))]
+    if others:
+        raise CheckpointMismatchError(
+            f"expected {what} to be a state dict of tensors ({fmt}), but its entries "
+            f"{', '.join(others[:4])}{', ...' if len(others) > 4 else ''} are not tensors"
         )
     return dict(obj)
 
@@ -74,13 +109,12 @@ def check_state(
 def describe_mismatch(
     fmt: str, missing: list[str], unexpected: list[str], mismatched: list[str] = ()
 ) -> str:
-    lines = [f"checkpoint does not match the expected format: {fmt}"]
-    for title, items in [
-        ("missing keys", missing),
-        ("unexpected keys", unexpected),
-        ("shape mismatches", mismatched),
-    ]:
-        if items:
-            lines.append(f"{title} ({len(items)}):")
-            lines.extend(f"  {item}" for item in items)
+    """The first line summarises (a message on its own); the next lines list every key."""
+    groups = [(title, items) for title, items in
+              [("missing keys", missing), ("unexpected keys", unexpected), ("shape mismatches", mismatched)] if items]
+    summary = ", ".join(f"{len(items)} {title} (e.g. {items[0].split(':')[0]})" for title, items in groups)
+    lines = [f"checkpoint does not match the expected format: {fmt} — {summary}"]
+    for title, items in groups:
+        lines.append(f"{title} ({len(items)}):")
+        lines.extend(f"  {item}" for item in items)
     return "\n".join(lines)

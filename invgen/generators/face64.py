@@ -84,8 +84,14 @@ def load_face64(path: str | PathLike) -> Generator:
     """Load a generator written by :func:`invgen.training.export_generator` (``invgen train``)."""
     ckpt = read_checkpoint(path)
     if not isinstance(ckpt, Mapping) or not {"config", "state_dict"} <= set(ckpt):
-        raise CheckpointMismatchError(f"{path} is not a face64 generator file; expected {FORMAT}")
-    generator = build_face64(**ckpt["config"])
+        hint = (" (this is an `invgen train` checkpoint.pt; pass the face64.pt beside it)"
+                if isinstance(ckpt, Mapping) and "G_ema" in ckpt else "")
+        raise CheckpointMismatchError(f"{path} is not a face64 generator file{hint}; expected {FORMAT}")
+    config = ckpt["config"]
+    if not (isinstance(config, Mapping) and set(config) == {"latent_dim", "width"}
+            and all(isinstance(v, int) and v >= 1 for v in config.values())):
+        raise CheckpointMismatchError(f"{path}: 'config' must be {{'latent_dim': int, 'width': int}}, got {config!r}")
+    generator = build_face64(**config)
     state = tensor_state(ckpt["state_dict"], "'state_dict'", FORMAT)
     expected = {k: tuple(v.shape) for k, v in generator.network.state_dict().items()}
     check_state(state, expected, FORMAT)

@@ -9,11 +9,13 @@ these strings.
 """
 from __future__ import annotations
 
+import re
 from functools import partial
 from os import PathLike
 from pathlib import Path
 
 from invgen.generators.base import Generator
+from invgen.generators.checkpoint import CheckpointMismatchError
 from invgen.generators.began import load_began
 from invgen.generators.dcgan import load_dcgan
 from invgen.generators.face64 import load_default, load_face64
@@ -30,6 +32,12 @@ LOADERS = {
     "stylegan2-z": partial(load_stylegan2, space="z"),
     "stylegan2-w+": partial(load_stylegan2, space="w+"),
 }
+
+
+class UnknownGeneratorKind(ValueError):
+    """A ``KIND:PATH`` spec names no loader of :data:`LOADERS`."""
+
+
 SPEC_HELP = f"'default', an `invgen train` face64.pt file, or KIND:PATH with KIND in {', '.join(LOADERS)}"
 
 
@@ -39,8 +47,17 @@ def load_generator(spec: str | PathLike) -> Generator:
     if spec == "default":
         return load_default()
     kind, sep, path = spec.partition(":")
-    if not sep or kind not in LOADERS or Path(spec).is_file():
+    if Path(spec).is_file() or kind not in LOADERS:
+        # A KIND:PATH spec with a mistyped KIND: "no such file" would wrongly point at the path.
+        if sep and not Path(spec).is_file() and re.fullmatch(r"[a-z0-9+-]+", kind):
+            raise UnknownGeneratorKind(f"unknown generator kind {kind!r} in {spec!r}; "
+                                       f"KIND is one of {', '.join(LOADERS)}")
         kind, path = "face64", spec
     if not Path(path).is_file():
         raise FileNotFoundError(f"no such checkpoint file {path!r}; --generator takes {SPEC_HELP}")
-    return LOADERS[kind](path)
+    try:
+        return LOADERS[kind](path)
+    except CheckpointMismatchError as err:
+        if str(path) in str(err):
+            raise
+        raise CheckpointMismatchError(f"{path} is not a {kind} checkpoint: {err}") from None
