@@ -134,7 +134,7 @@ def began_shapes(resolution: int, h: int = 64, n: int = 8) -> dict[str, tuple[in
     return shapes
 
 
-def began_reference(s: dict[str, torch.Tensor], z: torch.Tensor, n: int, resolution: int):
+def began_reference(s: dict[str, torch.Tensor], z: torch.Tensor, n: int, resolution: int, tanh: bool = True):
     def conv(x, name):
         return F.conv2d(x, s[f"{name}.weight"], s[f"{name}.bias"], padding=1)
 
@@ -145,7 +145,7 @@ def began_reference(s: dict[str, torch.Tensor], z: torch.Tensor, n: int, resolut
         if i > 0:
             x = F.interpolate(x, scale_factor=2, mode="nearest")
         x = F.elu(conv(F.elu(conv(x, a)), b))
-    return torch.tanh(conv(x, "l9"))
+    return torch.tanh(conv(x, "l9")) if tanh else conv(x, "l9")
 
 
 @pytest.mark.parametrize("resolution", [64, 128])
@@ -409,3 +409,41 @@ def test_load_generator_takes_a_bare_path_as_an_invgen_train_file(tmp_path):
 def test_load_generator_missing_file_lists_the_accepted_specs(spec):
     with pytest.raises(FileNotFoundError, match="KIND:PATH with KIND in face64, dcgan, began, pggan, pggan-zoo"):
         load_generator(spec)
+
+
+# --- state dicts wrapped by training scripts ---
+
+@pytest.mark.parametrize("wrap", [
+    lambda s: {"netG_state_dict": s, "optimizerG_state_dict": {"state": {}, "param_groups": []}, "epoch": 24},
+    lambda s: {"generator": s, "discriminator": {"main.0.weight": torch.zeros(8, 3, 4, 4)}},
+    lambda s: {"state_dict": s, "epoch": 3},
+    lambda s: {"state_dict": {**{f"generator.{k}": v for k, v in s.items()},
+                              "discriminator.main.0.weight": torch.zeros(8, 3, 4, 4)}},  # Lightning
+], ids=["netG_state_dict", "generator", "state_dict", "lightning"])
+def test_dcgan_and_began_read_wrapped_state_dicts(tmp_path, wrap):
+    dcgan = random_state(dcgan_shapes(nz=100, ngf=8))
+    G = load_dcgan(_saved(tmp_path, wrap(dcgan), "dcgan.pth"))
+    z = latents(G)
+    assert_matches(G, z, dcgan_reference(dcgan, z))
+    began = random_state(began_shapes(64, n=8))
+    G = load_began(_saved(tmp_path, wrap(began), "began.pth"))
+    z = latents(G)
+    assert_matches(G, z, began_reference(began, z, n=8, resolution=64))
+
+
+def test_a_wrapper_without_a_generator_names_its_format(tmp_path):
+    with pytest.raises(CheckpointMismatchError, match="DCGAN example netG"):
+        load_dcgan(_saved(tmp_path, {"netD_state_dict": random_state(dcgan_shapes(100, 8)), "epoch": 1}))
+
+
+def test_began_without_the_final_tanh_says_its_output_range(tmp_path):
+    state = random_state(began_shapes(64, n=8))
+    path = _saved(tmp_path, state)
+    G = load_began(path, tanh=False, output_range=(0.0, 1.0))
+    assert G.output_range == (0.0, 1.0)
+    z = latents(G)
+    with torch.no_grad():
+        x = G(z)
+    # Without the tanh, and trained on [0, 1], the image is the last convolution's output.
+    torch.testing.assert_close(x, began_reference(state, z, n=8, resolution=64, tanh=False), rtol=1e-4, atol=1e-5)
+    assert load_began(path).output_range == (-1.0, 1.0)

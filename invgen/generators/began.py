@@ -11,7 +11,11 @@ that publishes CelebA weights for 64×64 and 128×128 (``trained_models/<res>/mo
 gen_<step>.pth``, saved with ``torch.save(gen.state_dict())``). Its keys:
 ``l0`` (linear, weight ``(64·n, h)``), ``l1``–``l8`` (the conv pairs at 8, 16, 32, 64),
 ``l10``, ``l11`` (the pair at 128, 128×128 only), ``l9`` (the conv to RGB,
-``(3, n, 3, 3)``), each with ``.weight`` and ``.bias``.
+``(3, n, 3, 3)``), each with ``.weight`` and ``.bias``. The state dict may also be wrapped
+as ``{"netG_state_dict": …}``, ``{"generator": …}`` or ``{"state_dict": …}``
+(:func:`invgen.generators.wrapped.generator_state`). Ports that end without the tanh
+(a linear output trained on images in [−1, 1] or [0, 1]) load with ``tanh=False`` and
+that ``output_range``.
 """
 from __future__ import annotations
 
@@ -26,9 +30,8 @@ from invgen.generators.checkpoint import (
     CheckpointMismatchError,
     check_state,
     read_checkpoint,
-    strip_prefix,
-    tensor_state,
 )
+from invgen.generators.wrapped import generator_state
 
 FORMAT = "anantzoid/BEGAN-pytorch Decoder state_dict (keys l0, l1 ... l9[, l10, l11])"
 RESOLUTIONS = (64, 128)
@@ -40,10 +43,12 @@ def _n_stages(resolution: int) -> int:
 
 
 class BEGANGenerator(nn.Module):
-    """``(B, latent_dim)`` → ``(B, 3, resolution, resolution)`` in (−1, 1)."""
+    """``(B, latent_dim)`` → ``(B, 3, resolution, resolution)``, in (−1, 1) through the final
+    tanh, or the linear output of the last convolution when ``tanh=False``."""
 
-    def __init__(self, latent_dim: int = 64, width: int = 64, resolution: int = 64) -> None:
+    def __init__(self, latent_dim: int = 64, width: int = 64, resolution: int = 64, tanh: bool = True) -> None:
         super().__init__()
+        self.tanh = tanh
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
         self.width = width
@@ -63,13 +68,18 @@ class BEGANGenerator(nn.Module):
             if i > 0:
                 x = F.interpolate(x, scale_factor=2, mode="nearest")
             x = stage(x)
-        return torch.tanh(self.to_rgb(x))
+        x = self.to_rgb(x)
+        return torch.tanh(x) if self.tanh else x
 
 
-def build_began(resolution: int = 64, latent_dim: int = 64, width: int = 64) -> Generator:
-    """An untrained BEGAN :class:`Generator` (eval mode, uniform latent, images in [0, 1])."""
-    network = BEGANGenerator(latent_dim, width, resolution)
-    return Generator(network, latent_dim, latent="uniform").eval()
+def build_began(
+    resolution: int = 64, latent_dim: int = 64, width: int = 64, *,
+    tanh: bool = True, output_range: tuple[float, float] = (-1.0, 1.0),
+) -> Generator:
+    """An untrained BEGAN :class:`Generator` (eval mode, uniform latent); ``output_range``
+    is the range of the raw output that maps to images in [0, 1]."""
+    network = BEGANGenerator(latent_dim, width, resolution, tanh=tanh)
+    return Generator(network, latent_dim, latent="uniform", output_range=output_range).eval()
 
 
 def _official_names(resolution: int) -> dict[str, str]:
@@ -81,16 +91,20 @@ def _official_names(resolution: int) -> dict[str, str]:
     return names
 
 
-def load_began(path: str | PathLike, resolution: int | None = None) -> Generator:
+def load_began(
+    path: str | PathLike, resolution: int | None = None, *,
+    tanh: bool = True, output_range: tuple[float, float] = (-1.0, 1.0),
+) -> Generator:
     """Load an anantzoid/BEGAN-pytorch generator checkpoint (format in the module docstring).
 
     ``resolution`` (64 or 128) is read from the keys (``l10``/``l11`` exist only at 128);
     when given, the checkpoint must have it. ``h`` (latent size) and ``n`` (width) are read
-    from the shapes. Returns a :class:`Generator` in eval mode: ``z ~ U(−1, 1)^h`` → images
-    in [0, 1]. Raises :class:`CheckpointMismatchError` listing missing / unexpected keys and
+    from the shapes. ``tanh=False`` for a network without the final tanh, and
+    ``output_range`` for the range of images it was trained on (e.g. ``(0, 1)``). Returns a
+    :class:`Generator` in eval mode: ``z ~ U(−1, 1)^h`` → images in [0, 1]. Raises :class:`CheckpointMismatchError` listing missing / unexpected keys and
     shape mismatches when the file is not of this format.
     """
-    state = strip_prefix(tensor_state(read_checkpoint(path), "the checkpoint", FORMAT), "module.")
+    state = generator_state(read_checkpoint(path), FORMAT)
     found = 128 if "l10.weight" in state else 64
     if resolution is not None and resolution not in RESOLUTIONS:
         raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
@@ -101,7 +115,8 @@ def load_began(path: str | PathLike, resolution: int | None = None) -> Generator
             f"checkpoint does not match the expected format: {FORMAT}\n"
             f"l0.weight of shape (64·n, h) is needed; found keys: {sorted(state)[:20]}"
         )
-    generator = build_began(resolution, latent_dim=project.shape[1], width=project.shape[0] // 64)
+    generator = build_began(resolution, latent_dim=project.shape[1], width=project.shape[0] // 64,
+                            tanh=tanh, output_range=output_range)
     names = _official_names(resolution)
 
     def official(key: str) -> str:

@@ -13,7 +13,9 @@ running_var, num_batches_tracked}``, ``main.3.weight``, ``main.4.*``, ``main.6.w
 ``main.7.*``, ``main.9.weight``, ``main.10.*``, ``main.12.weight`` (``(ngf, nc, 4, 4)``).
 The module below keeps these names, so its own ``state_dict`` is a checkpoint of that
 format. A ``module.`` prefix (``nn.DataParallel``) is accepted, and so are files from
-PyTorch < 0.4 without ``num_batches_tracked``. (CSGM's own TensorFlow checkpoint, from
+PyTorch < 0.4 without ``num_batches_tracked`` and the state dict wrapped as
+``{"netG_state_dict": …}``, ``{"generator": …}`` or ``{"state_dict": …}``
+(:func:`invgen.generators.wrapped.generator_state`). (CSGM's own TensorFlow checkpoint, from
 carpedm20/DCGAN-tensorflow, has a dense first layer and biases; it is not this format.)
 """
 from __future__ import annotations
@@ -28,9 +30,8 @@ from invgen.generators.checkpoint import (
     CheckpointMismatchError,
     check_state,
     read_checkpoint,
-    strip_prefix,
-    tensor_state,
 )
+from invgen.generators.wrapped import generator_state
 
 FORMAT = "PyTorch DCGAN example netG state_dict (keys main.0.weight ... main.12.weight)"
 
@@ -68,12 +69,13 @@ def build_dcgan(latent_dim: int = 100, width: int = 64, channels: int = 3) -> Ge
 def load_dcgan(path: str | PathLike) -> Generator:
     """Load a CelebA DCGAN-64 ``netG`` checkpoint (see the module docstring for the format).
 
-    ``nz``, ``ngf`` and ``nc`` are read from the tensor shapes. Returns a
+    ``nz``, ``ngf`` and ``nc`` are read from the tensor shapes; the state dict may be
+    wrapped by a training script (see the module docstring). Returns a
     :class:`Generator` in eval mode: ``z ∈ R^nz ~ N(0, I)`` → images in [0, 1].
     Raises :class:`CheckpointMismatchError` listing missing / unexpected keys and shape
     mismatches when the file is not of this format.
     """
-    state = strip_prefix(tensor_state(read_checkpoint(path), "the checkpoint", FORMAT), "module.")
+    state = generator_state(read_checkpoint(path), FORMAT)
     first, last = state.get("main.0.weight"), state.get("main.12.weight")
     if first is None or last is None or first.dim() != 4 or last.dim() != 4:
         raise CheckpointMismatchError(
