@@ -1,6 +1,7 @@
 """Linear measurement operators: values you can apply, transpose, invert and compose.
 
-``A(x)``, ``A.adjoint(y)``, ``A.T``, ``A.pinv(y, eps)``, ``A @ B``, ``A + B``, ``c * A``.
+``A(x)``, ``A.adjoint(y)``, ``A.T``, ``A.pinv(y, eps)``, ``A @ B``, ``A + B``, ``c * A``;
+``check(A)`` tests any operator (yours too) against the identities they all must satisfy.
 """
 from invgen.operators.base import (
     Adjoint,
@@ -11,6 +12,7 @@ from invgen.operators.base import (
     singular_threshold,
 )
 from invgen.operators.blur import Blur
+from invgen.operators.check import CheckReport, OperatorCheckError, check
 from invgen.operators.dct import SubsampledDCT
 from invgen.operators.gaussian_cs import GaussianCS
 from invgen.operators.identity import Identity
@@ -25,17 +27,20 @@ from invgen.operators.super_resolution import (
 __all__ = [
     "Adjoint",
     "Blur",
+    "CheckReport",
     "Composition",
     "GaussianCS",
     "Identity",
     "LinearOperator",
     "Mask",
+    "OperatorCheckError",
     "PylopsOperator",
     "Scaled",
     "SubsampledDCT",
     "Sum",
     "SuperResolution",
     "bicubic_kernel",
+    "check",
     "from_pylops",
     "keys_cubic",
     "singular_threshold",
