@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,28 +18,80 @@ CELEBA_SPLITS = {"train": (1, 9000), "val": (9001, 10000)}
 
 
 def read_image(path: str | Path, crop: tuple[int, int, int] | None = None, size: int | None = None) -> torch.Tensor:
-    """One RGB image as ``(3, H, W)`` float in [0, 1].
+    """One RGB image as ``(3, H, W)`` float in [0, 1]; see :func:`decode_image`."""
+    return decode_image(path, crop, size)[0]
 
-    ``crop = (left, top, side)`` cuts a square window first; ``size`` then centre-crops
-    to a square and resizes it to ``size × size`` (bicubic, antialiased).
+
+def decode_image(
+    path: str | Path, crop: tuple[int, int, int] | None = None, size: int | None = None
+) -> tuple[torch.Tensor, list[str]]:
+    """One image as ``(3, H, W)`` float in [0, 1], and what was done to it, in words.
+
+    Any mode PIL opens becomes RGB with its full range mapped to [0, 1]: 1-bit, 8-bit
+    and 16-bit grey (``I;16``: /65535), palette, CMYK, and images with transparency, which
+    are composited on white. ``crop = (left, top, side)`` cuts a square window first;
+    ``size`` then centre-crops to a square and resizes it to ``size × size`` (bicubic,
+    antialiased). The notes say which of these happened (none for an RGB image read as
+    it is). A missing file raises ``FileNotFoundError``; a file PIL cannot decode, or
+    larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb), ``ValueError``.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such image file: {path}")
+    notes: list[str] = []
     try:
-        img = Image.open(path).convert("RGB")
-    except (UnidentifiedImageError, OSError) as err:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                img.load()
+                rgb = _to_rgb(img, path, notes)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"{path} is larger than the {Image.MAX_IMAGE_PIXELS} pixels invgen decodes "
+                         "(a decompression bomb, or an image far too large to reconstruct)") from None
+    except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"{path} is not an image PIL can read ({err})") from None
     if crop is not None:
         left, top, side = crop
-        if left + side > img.width or top + side > img.height:
-            raise ValueError(f"crop {crop} does not fit in {path} of size {img.width}×{img.height}")
-        img = img.crop((left, top, left + side, top + side))
-    if size is not None and img.size != (size, size):
-        side = min(img.size)
-        left, top = (img.width - side) // 2, (img.height - side) // 2
-        img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
-    return torch.from_numpy(np.asarray(img, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+        if left + side > rgb.width or top + side > rgb.height:
+            raise ValueError(f"crop {crop} does not fit in {path} of size {rgb.width}×{rgb.height}")
+        rgb = rgb.crop((left, top, left + side, top + side))
+    if size is not None and rgb.size != (size, size):
+        side = min(rgb.size)
+        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
+        if rgb.width != rgb.height:
+            notes.append(f"centre-cropped from {rgb.width}×{rgb.height} to {side}×{side}")
+        notes.append(f"resized from {side}×{side} to {size}×{size}")
+        rgb = rgb.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+    return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous(), notes
+
+
+# Modes whose values are not 8-bit, and what maps their full range to [0, 1].
+_WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1}
+_MODE_NAMES = {"1": "1-bit", "L": "grey", "LA": "grey", "P": "palette", "PA": "palette"}
+
+
+def _to_rgb(img: Image.Image, path: Path, notes: list[str]) -> Image.Image:
+    """``img`` as an 8-bit RGB PIL image, its full range kept (PIL's own conversion clips 16-bit grey)."""
+    mode = img.mode
+    if mode in _WIDE_MODES:
+        values = np.asarray(img, dtype=np.float64) / _WIDE_MODES[mode]
+        if values.min() < 0 or values.max() > 1:
+            raise ValueError(f"{path}: mode {mode} values outside [0, {_WIDE_MODES[mode]}]; "
+                             "invgen reads 8- and 16-bit images and float images in [0, 1]")
+        notes.append(f"{'16-bit' if mode != 'F' else 'float'} grey ({mode}) converted to 8-bit RGB")
+        grey = Image.fromarray(np.round(values * 255).astype(np.uint8))
+        return grey.convert("RGB")
+    if mode == "RGB":
+        return img.copy()  # the opened image is closed on return
+    name = f"{_MODE_NAMES.get(mode, mode)} image"
+    if "A" in mode or "transparency" in img.info:
+        rgba = img.convert("RGBA")
+        if rgba.getextrema()[3][0] < 255:
+            notes.append(f"{name} with transparency composited on white and converted to RGB")
+            return Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba).convert("RGB")
+        img = rgba
+    notes.append(f"{name} converted to RGB")
+    return img.convert("RGB")
 
 
 def celeba_paths(root: str | Path, split: str, n: int | None = None) -> list[Path]:

@@ -13,6 +13,7 @@ task           operator
 """
 from __future__ import annotations
 
+import math
 import re
 
 from invgen.operators import (
@@ -32,29 +33,53 @@ DEFAULT_BLUR_SIGMA = 1.5
 EYE_BAND = (22 / 64, 10 / 64, 18 / 64, 44 / 64)
 
 
+def parse_task(task: str) -> tuple[str, float | None]:
+    """``(kind, parameter)`` of a task string — ``("sr", 4)``, ``("cs", 0.1)``, ``("dct", 0.1)``,
+    ``("blur", 1.5)``, ``("inpaint", None)``, ``("denoise", None)`` — or a ``ValueError``
+    naming the task and what its parameter must be. Checks what needs no image size."""
+    kind, sep, value = task.partition(":")
+    if m := re.fullmatch(r"sr(\d+)", task):
+        factor = int(m.group(1))
+        if factor < 2:
+            raise ValueError(f"task {task!r}: the super-resolution factor must be an integer ≥ 2")
+        return "sr", factor
+    if kind in ("cs", "dct") and sep:
+        ratio = _number(value)
+        if ratio is None or not 0 < ratio <= 1:
+            raise ValueError(f"task {task!r}: the ratio m/n must be a number in (0, 1], got {value!r}")
+        return kind, ratio
+    if kind == "blur":
+        sigma = _number(value) if sep else DEFAULT_BLUR_SIGMA
+        if sigma is None or not 0 < sigma < math.inf:
+            raise ValueError(f"task {task!r}: the blur sigma must be a positive number of pixels, got {value!r}")
+        return "blur", sigma
+    if task in ("inpaint", "denoise"):
+        return task, None
+    raise ValueError(f"unknown task {task!r}; expected one of: {TASK_HELP}")
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def make_operator(task: str, shape: tuple[int, int, int], seed: int = 0) -> LinearOperator:
     """The operator of ``task`` (see the module docstring) for images of ``shape = (C, H, W)``."""
     c, h, w = shape
     n = c * h * w
-    if m := re.fullmatch(r"sr(\d+)", task):
-        factor = int(m.group(1))
-        if factor < 2 or h % factor or w % factor:
-            raise ValueError(f"task {task!r}: the factor must be ≥ 2 and divide the image size {h}×{w}")
-        return SuperResolution(shape, factor)
-    if m := re.fullmatch(r"(cs|dct):([0-9.]+)", task):
-        ratio = float(m.group(2))
-        if not 0 < ratio <= 1:
-            raise ValueError(f"task {task!r}: the ratio m/n must lie in (0, 1]")
-        op = GaussianCS if m.group(1) == "cs" else SubsampledDCT
-        return op(shape, max(1, round(ratio * n)), seed=seed)
-    if m := re.fullmatch(r"blur(?::([0-9.]+))?", task):
-        sigma = float(m.group(1)) if m.group(1) else DEFAULT_BLUR_SIGMA
-        if sigma <= 0:
-            raise ValueError(f"task {task!r}: the blur sigma must be positive")
-        return Blur.gaussian(shape, sigma)
-    if task == "inpaint":
+    kind, value = parse_task(task)
+    if kind == "sr":
+        if h % value or w % value:
+            raise ValueError(f"task {task!r}: the factor {value} must divide the image size {h}×{w}")
+        return SuperResolution(shape, int(value))
+    if kind in ("cs", "dct"):
+        op = GaussianCS if kind == "cs" else SubsampledDCT
+        return op(shape, max(1, round(value * n)), seed=seed)
+    if kind == "blur":
+        return Blur.gaussian(shape, value)
+    if kind == "inpaint":
         top, left, height, width = EYE_BAND
         return Mask.box(shape, round(top * h), round(left * w), round(height * h), round(width * w))
-    if task == "denoise":
-        return Identity(shape)
-    raise ValueError(f"unknown task {task!r}; expected one of: {TASK_HELP}")
+    return Identity(shape)

@@ -6,6 +6,13 @@ method, and writes ``OUT/shards/shard_I_of_N.json`` (one record per image, setti
 method). ``--merge`` reads every shard file in ``OUT/shards`` and writes
 ``OUT/results.json`` and ``OUT/results.md`` (means over images), plus the experiment's
 figures. With ``--shard 1/1`` (the default) a run merges by itself.
+
+``OUT`` is ``invgen-results/NAME`` unless ``--out`` says otherwise (the committed results
+in ``docs/results`` are written only when asked for by name). Nothing is lost or mixed:
+before any computation a run refuses an ``OUT`` whose shards were made with other
+settings (:data:`COMPARED`), and a shard file of another run of the same name; merging
+refuses shards that differ in those settings or share faces. JSON is strict (``null`` for
+an undefined number) and every result file is replaced atomically.
 """
 from __future__ import annotations
 
@@ -21,8 +28,10 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from invgen.arguments import Parser, UsageError, check_output_folder, positive_float, positive_int
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
 from invgen.device import resolve_device
+from invgen.files import write_json, write_text
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers.pipeline import Budget, reconstruct
@@ -41,25 +50,73 @@ class Setting:
         return self.task if self.noise_std == 0 else f"{self.task}@σ={self.noise_std * 255:g}/255"
 
 
-def build_parser(description: str, default_out: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser(name: str, description: str) -> Parser:
+    """The options of experiment ``name`` (``invgen bench NAME``); results go to
+    ``invgen-results/NAME`` unless ``--out`` is given."""
+    parser = Parser(prog=f"invgen bench {name.replace('_', '-')}", description=description,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109",
                         help="CelebA 89×109 folder; faces come from the val split (ids 009001–010000)")
-    parser.add_argument("--n-images", type=int, default=32, help="first N faces of the val split")
+    parser.add_argument("--n-images", type=positive_int, default=32, help="first N faces of the val split")
     parser.add_argument("--shard", default="1/1", metavar="I/N", help="run only the I-th of N parts of the faces")
     parser.add_argument("--merge", action="store_true", help="only merge OUT/shards/*.json into the results")
-    parser.add_argument("--out", default=default_out)
+    parser.add_argument("--out", default=f"invgen-results/{name}",
+                        help="results folder (default: %(default)s; the committed ones are docs/results/NAME)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
-    parser.add_argument("--restarts", type=int, default=1, help="CSGM random restarts (one batch)")
-    parser.add_argument("--csgm-steps", type=int, default=Budget.csgm_steps)
-    parser.add_argument("--iagan-steps", type=int, default=Budget.iagan_steps, help="halved under noise")
-    parser.add_argument("--lr-z", type=float, default=Budget.lr_z, help="IAGAN's learning rate for z")
-    parser.add_argument("--lr-theta", type=float, default=Budget.lr_theta, help="IAGAN's learning rate for θ")
-    parser.add_argument("--dip-steps", type=int, default=Budget.dip_steps)
-    parser.add_argument("--batch-size", type=int, default=32, help="faces reconstructed together")
+    parser.add_argument("--restarts", type=positive_int, default=1, help="CSGM random restarts (one batch)")
+    parser.add_argument("--csgm-steps", type=positive_int, default=Budget.csgm_steps)
+    parser.add_argument("--iagan-steps", type=positive_int, default=Budget.iagan_steps, help="halved under noise")
+    parser.add_argument("--lr-z", type=positive_float, default=Budget.lr_z, help="IAGAN's learning rate for z")
+    parser.add_argument("--lr-theta", type=positive_float, default=Budget.lr_theta, help="IAGAN's learning rate for θ")
+    parser.add_argument("--dip-steps", type=positive_int, default=Budget.dip_steps)
+    parser.add_argument("--batch-size", type=positive_int, default=32, help="faces reconstructed together")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return parser
+
+
+# The settings that make two shards parts of one experiment: merging shards that differ in
+# any of them would average different experiments (the faces, n_images and shard may differ).
+COMPARED = ("seed", "generator", "restarts", "csgm_steps", "iagan_steps", "lr_z", "lr_theta", "dip_steps")
+
+
+def _shard_settings(shard: dict, defaults: dict) -> dict:
+    """What :data:`COMPARED` (plus the tasks and noise levels run) a shard was made with.
+
+    A key missing from an older shard file is read as the parser's default: the shard was
+    written before that flag existed, when its value was fixed at the default."""
+    config = shard["config"]
+    settings = {key: config.get(key, defaults[key]) for key in COMPARED}
+    settings["settings"] = sorted({(r["task"], r["noise_std"]) for r in shard["records"]})
+    return settings
+
+
+def _differences(a: dict, b: dict) -> list[str]:
+    return [f"{key} ({a[key]!r} vs {b[key]!r})" for key in a if a[key] != b[key]]
+
+
+def check_out(args: argparse.Namespace, settings: list[Setting], defaults: dict) -> None:
+    """Refuse, before any computation, a run whose results would mix with or replace others
+    in ``OUT``: shards made with other :data:`COMPARED` settings, or a shard file of the same
+    name from a run over other faces (``--n-images``). :class:`UsageError` otherwise."""
+    check_output_folder(args.out)
+    shards = Path(args.out) / "shards"
+    this = {key: vars(args)[key] for key in COMPARED}
+    this["settings"] = sorted({(s.task, s.noise_std) for s in settings})
+    for path in sorted(shards.glob("shard_*.json")):
+        shard = json.loads(path.read_text())
+        differ = _differences(this, _shard_settings(shard, defaults))
+        if differ:
+            raise UsageError(f"--out {args.out} holds {path.name}, made with other settings: {'; '.join(differ)}; "
+                             "merging them would mix two experiments — choose another --out")
+        if path.name == _shard_file(args).name and shard["config"]["n_images"] != args.n_images:
+            raise UsageError(f"--out {args.out}: {path.name} holds a run over --n-images "
+                             f"{shard['config']['n_images']}; this run (--n-images {args.n_images}) would "
+                             "replace it — choose another --out")
+
+
+def _shard_file(args: argparse.Namespace) -> Path:
+    return Path(args.out) / "shards" / f"shard_{args.shard.replace('/', '_of_')}.json"
 
 
 def shard_indices(n: int, shard: str) -> range:
@@ -91,14 +148,14 @@ def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, estimate
     return records
 
 
-def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], extra_methods=None) -> Path:
+def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], command: str,
+        extra_methods=None) -> Path:
     """Reconstruct this shard's faces for every setting; returns the shard file.
 
     ``extra_methods(A, y, noise_std) → dict`` adds baselines that are not in the pipeline
-    (e.g. Lasso-DCT).
+    (e.g. Lasso-DCT). ``command`` is recorded in the shard file.
     """
     device = resolve_device(args.device)
-    out = Path(args.out)
     positions = shard_indices(args.n_images, args.shard)
     paths = celeba_paths(args.data, "val", args.n_images)
     ids = [int(paths[p].stem) for p in positions]
@@ -135,11 +192,12 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], e
                 panel = {"truth": truth, "input": viz, **estimates}
                 # Clones in half precision: a saved slice would otherwise carry its whole batch.
                 examples[setting.name] = {k: v[:4].detach().cpu().half().clone() for k, v in panel.items()}
-    shard_file = out / "shards" / f"shard_{args.shard.replace('/', '_of_')}.json"
-    shard_file.parent.mkdir(parents=True, exist_ok=True)
-    shard_file.write_text(json.dumps({"command": " ".join(shlex.quote(a) for a in [Path(sys.argv[0]).name, *sys.argv[1:]]),
-                                      "config": vars(args), "records": records}, indent=1))
-    torch.save(examples, shard_file.with_suffix(".examples.pt"))
+    shard_file = _shard_file(args)
+    examples_file = shard_file.with_suffix(".examples.pt")
+    examples_file.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(examples, examples_file.with_suffix(".tmp"))
+    examples_file.with_suffix(".tmp").replace(examples_file)
+    write_json(shard_file, {"command": command, "config": vars(args), "records": records}, indent=1)
     print(f"wrote {shard_file}")
     return shard_file
 
@@ -155,7 +213,8 @@ def summarise(records: list[dict]) -> list[dict]:
         row = {"setting": setting, "task": rs[0]["task"], "noise_std": rs[0]["noise_std"], "method": method,
                "n_images": len(rs)}
         for key in [k for k in METRICS if all(k in r for r in rs)]:
-            v = torch.tensor([r[key] for r in rs], dtype=torch.float64)
+            # null in a shard file is an undefined value (NaN), e.g. the PSNR of an exact estimate
+            v = torch.tensor([math.nan if r[key] is None else r[key] for r in rs], dtype=torch.float64)
             row[key] = v.mean().item()
             row[f"{key}_sem"] = (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0
         rows.append(row)
@@ -167,31 +226,54 @@ def markdown_table(rows: list[dict]) -> str:
     head = "| setting | method | n | MSE | PSNR (dB) | SSIM |" + (" LPIPS ↓ |" if with_lpips else "")
     lines = [head, "|---|---|---:|---:|---:|---:|" + ("---:|" if with_lpips else "")]
     for r in rows:
-        lines.append(f"| {r['setting']} | {r['method']} | {r['n_images']} | {r['mse']:.5f} | "
-                     f"{r['psnr']:.2f} ± {r['psnr_sem']:.2f} | {r['ssim']:.3f} |"
-                     + (f" {r['lpips']:.3f} |" if with_lpips else ""))
+        lines.append(f"| {r['setting']} | {r['method']} | {r['n_images']} | {_fmt(r['mse'], '.5f')} | "
+                     f"{_fmt(r['psnr'], '.2f')} ± {_fmt(r['psnr_sem'], '.2f')} | {_fmt(r['ssim'], '.3f')} |"
+                     + (f" {_fmt(r['lpips'], '.3f')} |" if with_lpips else ""))
     return "\n".join(lines)
 
 
-def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
+def _fmt(value: float | None, spec: str) -> str:
+    """A table cell: ``n/a`` for an undefined (None or NaN) value."""
+    return "n/a" if value is None or math.isnan(value) else format(value, spec)
+
+
+def check_shards(shard_files: list[Path], shards: list[dict], defaults: dict) -> None:
+    """Raise :class:`UsageError` unless the shards share the :data:`COMPARED` settings and no
+    face appears in two of them, naming the files and the keys that differ."""
+    first = _shard_settings(shards[0], defaults)
+    for path, shard in zip(shard_files[1:], shards[1:]):
+        differ = _differences(first, _shard_settings(shard, defaults))
+        if differ:
+            raise UsageError(f"cannot merge {shard_files[0].name} and {path.name}: they differ in "
+                             f"{'; '.join(differ)}")
+    seen: dict[int, str] = {}
+    for path, shard in zip(shard_files, shards):
+        for image_id in sorted({r["image_id"] for r in shard["records"]}):
+            if image_id in seen:
+                raise UsageError(f"cannot merge {seen[image_id]} and {path.name}: both hold face {image_id:06d}")
+            seen[image_id] = path.name
+
+
+def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) -> list[dict]:
     """Combine the shard files of ``OUT/shards`` into results.json / results.md (+ figures)."""
     out = Path(args.out)
     shard_files = sorted((out / "shards").glob("shard_*.json"))
     if not shard_files:
         raise FileNotFoundError(f"no shard files in {out / 'shards'}; run the experiment first")
     shards = [json.loads(f.read_text()) for f in shard_files]
+    check_shards(shard_files, shards, defaults)
     records = [r for s in shards for r in s["records"]]
     rows = summarise(records)
     table = markdown_table(rows)
     commands = sorted({s["command"] for s in shards})
-    (out / "results.json").write_text(json.dumps({"title": title, "commands": commands, "summary": rows,
-                                                  "records": records}, indent=1))
+    write_json(out / "results.json", {"title": title, "commands": commands, "summary": rows, "records": records},
+               indent=1)
     examples = torch.load(shard_files[0].with_suffix(".examples.pt"), weights_only=True)
     for setting, panel in examples.items():
         columns = list(panel)
         grid = torch.cat([torch.stack([panel[c][i] for c in columns]) for i in range(len(panel["truth"]))]).float()
         save_grid(grid, out / f"examples_{_slug(setting)}.png", nrow=len(columns))
-    (out / "examples_columns.txt").write_text("columns, left to right: " + ", ".join(columns) + "\n")
+    write_text(out / "examples_columns.txt", "columns, left to right: " + ", ".join(columns) + "\n")
     figure_lines = figures(rows, out) if figures is not None else []
     lpips_note = [] if all("lpips" in r for r in rows) else [
         ("No LPIPS column: torchvision's AlexNet weights were not on the machine that ran this "
@@ -199,7 +281,7 @@ def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
     doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "", *lpips_note,
            "Examples (first faces of the first shard; columns: " + ", ".join(columns) + "):", ""]
     doc += [f"![{s}](examples_{_slug(s)}.png)" for s in examples] + [""] + figure_lines
-    (out / "results.md").write_text("\n".join(doc) + "\n")
+    write_text(out / "results.md", "\n".join(doc) + "\n")
     print(f"\n{title}\n{table}\n\nwrote {out / 'results.md'} and {out / 'results.json'}")
     return rows
 
@@ -209,13 +291,29 @@ def _slug(name: str) -> str:
     return "".join(c if (c.isascii() and c.isalnum()) or c in ".-" else "_" for c in name.replace("σ", "sigma"))
 
 
-def main(description: str, default_out: str, settings: list[Setting], methods: list[str], argv=None,
+def main(name: str, description: str, settings: list[Setting], methods: list[str], argv=None,
          extra_methods=None, figures=None) -> None:
-    args = build_parser(description, default_out).parse_args(argv)
+    """``invgen bench NAME [options]``: check every option and ``OUT`` first, then run this
+    shard and merge (with ``--shard 1/1``), or only merge (``--merge``)."""
+    parser = build_parser(name, description)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = parser.parse_args(argv)
+    defaults = vars(parser.parse_args([]))
     title = description.strip().splitlines()[0]
+    resolve_device(args.device)
+    try:
+        if not args.merge:
+            shard_indices(args.n_images, args.shard)  # ValueError: --shard is not I/N
+            celeba_paths(args.data, "val", args.n_images)  # ValueError: --n-images beyond the split
+            check_out(args, settings, defaults)
+    except (UsageError, ValueError) as err:
+        parser.error(str(err))
     if not args.merge:
-        run(args, settings, methods, extra_methods)
+        run(args, settings, methods, shlex.join([*parser.prog.split(), *argv]), extra_methods)
         if args.shard != "1/1":
             print("merge the shards with --merge once all have run")
             return
-    merge(args, title, figures)
+    try:
+        merge(args, title, defaults, figures)
+    except UsageError as err:
+        parser.error(str(err))

@@ -68,7 +68,7 @@ def plot(rows: list[dict], out: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_main(__doc__, "docs/results/cs_curve", SETTINGS, METHODS, argv, extra_methods=_lasso, figures=plot)
+    run_main("cs_curve", __doc__, SETTINGS, METHODS, argv, extra_methods=_lasso, figures=plot)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_main(__doc__, "docs/results/deblurring", SETTINGS, METHODS, argv)
+    run_main("deblurring", __doc__, SETTINGS, METHODS, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_main(__doc__, "docs/results/inpainting", SETTINGS, METHODS, argv)
+    run_main("inpainting", __doc__, SETTINGS, METHODS, argv)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ METHODS = ["bicubic", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_main(__doc__, "docs/results/super_resolution", SETTINGS, METHODS, argv)
+    run_main("super_resolution", __doc__, SETTINGS, METHODS, argv)
 
 
 if __name__ == "__main__":
