@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import torch
 
-from invgen.generators.base import Generator
+from invgen.generators.base import Generator, check_image_shape
 from invgen.operators import LinearOperator
 from invgen.priors.generative import GenerativePrior
 from invgen.solvers.loop import SolveResult, check_measurement, solve
+from invgen.validation import check_settings
 
 
 def csgm(
@@ -54,8 +55,9 @@ def csgm_all_starts(
     """:func:`csgm` without the choice: the result of every start, ``B·restarts`` rows,
     image-major (row ``i·restarts + r`` is start ``r`` of image ``i``)."""
     check_measurement(A, y)
-    if restarts < 1:
-        raise ValueError(f"restarts must be ≥ 1, got {restarts}")
+    check_settings(steps=steps, lr=lr, restarts=restarts, latent_weight=latent_weight, noise_std=noise_std,
+                   patience=patience)
+    check_image_shape(generator, A.in_shape)
     b = y.shape[0]
     starts = generator.sample_latent(restarts, generator=torch.Generator().manual_seed(seed))
     prior = GenerativePrior(generator, b * restarts, latent_weight=latent_weight, lr=lr,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from invgen.generators.base import Generator
+from invgen.generators.base import Generator, check_image_shape
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ImageAdaptivePrior
 from invgen.solvers.loop import SolveResult, solve
@@ -33,6 +33,7 @@ def iagan(
     ``.objective`` and ``.history``; the adapted weights are not returned.
     """
     check_settings(steps=steps, lr_z=lr_z, lr_theta=lr_theta, noise_std=noise_std, patience=patience)
+    check_image_shape(generator, A.in_shape)
     if noise_std:
         steps = max(1, steps // 2)
     prior = ImageAdaptivePrior(generator, z_init, lr_z=lr_z, lr_theta=lr_theta)
