@@ -1,6 +1,7 @@
 """How good an estimate is, per image: PSNR, SSIM and LPIPS of ``x`` against ``ref``.
 
-Images are ``(B, C, H, W)`` batches; every metric returns one value per image, ``(B,)``.
+Images are finite float32/float64 ``(B, C, H, W)`` batches (``TypeError``/``ValueError``
+otherwise); every metric returns one value per image, ``(B,)``.
 """
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from invgen.validation import check_tensor
+
 
 def _check_pair(x: torch.Tensor, ref: torch.Tensor) -> None:
+    """Both are finite float32/float64 ``(B, C, H, W)`` batches of one shape: a NaN would make
+    the score NaN without saying which image was at fault."""
+    check_tensor("x", x)
+    check_tensor("ref", ref)
     if x.dim() != 4 or x.shape != ref.shape:
         raise ValueError(f"x and ref must be (B, C, H, W) batches of the same shape, got {tuple(x.shape)} "
                          f"and {tuple(ref.shape)}")
