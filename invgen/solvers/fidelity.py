@@ -12,6 +12,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from invgen.validation import positive
+
 Fidelity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -34,8 +36,7 @@ class Huber:
     For residuals all below ``δ`` it is half of :func:`squared_error`."""
 
     def __init__(self, delta: float = 0.1) -> None:
-        if not delta > 0:
-            raise ValueError(f"delta must be positive and finite, got {delta}")
+        positive("delta", delta)
         self.delta = float(delta)
 
     def __call__(self, Ax: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -60,10 +61,8 @@ class PoissonNLL:
     """
 
     def __init__(self, peak: float = 1.0, floor: float = 1e-6) -> None:
-        if not peak > 0 or peak == float("inf"):
-            raise ValueError(f"peak must be positive and finite, got {peak}")
-        if not floor > 0:
-            raise ValueError(f"floor must be positive, got {floor}")
+        positive("peak", peak)
+        positive("floor", floor)
         self.peak, self.floor = float(peak), float(floor)
 
     def __call__(self, Ax: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -150,7 +150,7 @@ def solve(
     - when its objective becomes NaN or infinite; its best finite iterate is returned;
     - when a callback asks: after each step every ``callback(step, x, objective, state)``
       sees the current images ``(B, C, H, W)``, their objectives ``(B,)`` and
-      ``prior.state()``, and returns ``None`` or a boolean ``(B,)`` of images to stop.
+      ``prior.state()``, and returns ``None`` or ``B`` booleans: the images to stop.
 
     A stopped image is frozen: its parameters get no update after its stop step (they
     are restored after each optimiser step, so momentum or weight decay cannot move
@@ -220,8 +220,9 @@ def solve(
         for callback in callbacks:
             stop = callback(step, x.detach(), value, prior.state())
             if stop is not None:
+                stop = torch.as_tensor(stop, dtype=torch.bool, device=active.device)
                 _check_per_image(stop, b, f"callback {callback!r}")
-                active &= ~stop.to(torch.bool)
+                active &= ~stop
         stop_step = torch.where(was_active & ~active, step, stop_step)
         if progress and step % 20 == 0:
             bar.set_postfix(objective=f"{best.mean().item():.3g}", active=int(active.sum()))
