@@ -175,7 +175,7 @@ def solve(
     active = torch.ones(b, dtype=torch.bool, device=y.device)
     best = torch.full((b,), math.inf, dtype=y.dtype, device=y.device)
     since_gain = torch.zeros(b, dtype=torch.long, device=y.device)
-    stop_step = torch.full((b,), steps - 1, dtype=torch.long, device=y.device)
+    stop_step = torch.zeros(b, dtype=torch.long, device=y.device)  # set when an image stops, or at the end
     best_x: torch.Tensor | None = None
     best_state: dict[str, torch.Tensor] = {}
     history, psnrs = [], []
