@@ -256,3 +256,18 @@ def test_a_parameter_shared_by_the_images_is_refused(cs):
     prior.scale = torch.ones(3, requires_grad=True)
     with pytest.raises(ValueError, match=r"first dim.*shape \(3,\)"):
         solve(cs, cs(_rand(2, *SHAPE)), prior, 3, progress=False)
+
+
+def test_best_of_restarts_keeps_each_starts_stop_step_and_psnr(cs):
+    from invgen.solvers.csgm import best_of_restarts
+
+    x = _rand(2, *SHAPE)
+    y = cs(x).repeat_interleave(2, dim=0)  # two starts per image, image-major
+    starts = torch.stack([torch.full(SHAPE, 0.5), _rand(*SHAPE, seed=1)]).repeat(2, 1, 1, 1)
+    result = solve(cs, y, PixelPrior(starts), 30, patience=3, reference=x.repeat_interleave(2, dim=0),
+                   progress=False)
+    best = best_of_restarts(result, 2)
+    rows = result.objective.view(2, 2).argmin(1) + torch.tensor([0, 2])
+    assert torch.equal(best.stop_step, result.stop_step[rows])
+    assert torch.equal(best.psnr_history, result.psnr_history[:, rows])
+    assert torch.equal(best.state["p"], result.state["p"][rows]) and torch.equal(best.x, result.x[rows])
