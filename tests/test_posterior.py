@@ -48,3 +48,16 @@ def test_samples_below_one_is_refused(problem):
     G, A, _, y = problem
     with pytest.raises(ValueError, match="samples"):
         posterior_mean(A, y, G, samples=0, progress=False)
+
+
+def test_the_pipeline_averages_the_same_estimates_as_posterior_mean(problem):
+    from invgen.solvers.pipeline import Budget, reconstruct
+
+    G, A, _, y = problem
+    budget = Budget(csgm_steps=30, samples=3, iagan_steps=5)
+    est = reconstruct(A, y, ["csgm-bp", "iagan-bp"], G, budget=budget, progress=False)
+    ref = posterior_mean(A, y, G, samples=3, csgm_steps=30, iagan_steps=5, progress=False)
+    torch.testing.assert_close(est["iagan-bp"], ref.x)
+    assert not torch.allclose(est["csgm-bp"], est["iagan-bp"])
+    with pytest.raises(ValueError, match="restarts.*samples"):
+        reconstruct(A, y, ["csgm"], G, budget=Budget(restarts=2, samples=2), progress=False)

@@ -68,6 +68,10 @@ def csgm_all_starts(
 
 def best_of_restarts(result: SolveResult, restarts: int) -> SolveResult:
     """Keep, for each image, the start with the smallest objective (rows image-major)."""
-    objective = torch.nan_to_num(result.objective, nan=torch.inf).view(-1, restarts)
-    rows = torch.arange(objective.shape[0], device=objective.device) * restarts + objective.argmin(1)
-    return result.select(rows)
+    return result.select(best_start_rows(result.objective, restarts))
+
+
+def best_start_rows(objective: torch.Tensor, restarts: int) -> torch.Tensor:
+    """The row of each image's best start (NaN counts as worst), for ``B·restarts`` rows, image-major."""
+    objective = torch.nan_to_num(objective, nan=torch.inf).view(-1, restarts)
+    return torch.arange(objective.shape[0], device=objective.device) * restarts + objective.argmin(1)

@@ -4,6 +4,11 @@
 IAGAN from its latent (as the paper does) and back-projects both. A ``-bp`` suffix
 back-projects that method's estimate (exact for noiseless y, regularised otherwise, see
 :func:`~invgen.solvers.back_projection.noise_adapted_eps`).
+
+With ``Budget(samples=K)``, K > 1, the generative methods run from K independent starts
+(one batch) and return the mean of the K estimates — back-projected first for the ``-bp``
+methods: the posterior averaging of :func:`~invgen.solvers.posterior.posterior_mean`.
+Otherwise they keep the best of ``restarts`` starts, as the paper does.
 """
 from __future__ import annotations
 
@@ -15,9 +20,10 @@ import torch.nn.functional as F
 from invgen.generators import Generator
 from invgen.operators import LinearOperator, SuperResolution
 from invgen.solvers.back_projection import back_project_noisy
-from invgen.solvers.csgm import csgm
+from invgen.solvers.csgm import best_start_rows, csgm_all_starts
 from invgen.solvers.dip import dip
 from invgen.solvers.iagan import iagan
+from invgen.solvers.posterior import average_starts
 
 BASE_METHODS = ("bicubic", "pinv", "csgm", "iagan", "dip")
 METHODS = BASE_METHODS + tuple(f"{m}-bp" for m in ("csgm", "iagan", "dip"))
@@ -26,11 +32,18 @@ GENERATIVE = ("csgm", "iagan")
 
 @dataclass(frozen=True)
 class Budget:
-    """Step counts and learning rates; the defaults are the paper's."""
+    """Step counts, learning rates and starts; the defaults are the paper's.
+
+    ``restarts``: CSGM starts of which each image keeps the best (objective);
+    ``samples``: starts whose estimates are averaged (posterior mean) — one of the two
+    must be 1. ``latent_weight``: CSGM's penalty ``latent_weight·‖z‖²``.
+    """
 
     csgm_steps: int = 1600
     csgm_lr: float = 0.1
     restarts: int = 1
+    samples: int = 1
+    latent_weight: float = 0.0
     iagan_steps: int = 500
     lr_z: float = 1e-4
     lr_theta: float = 1e-4
@@ -68,18 +81,36 @@ def reconstruct(
         estimates["bicubic"] = bicubic_upsample(A, y)
     if "pinv" in bases:
         estimates["pinv"] = A.pinv(y).clamp(0, 1)
+    if budget.samples > 1 and budget.restarts > 1:
+        raise ValueError(f"Budget: restarts ({budget.restarts}) picks the best start and samples "
+                         f"({budget.samples}) averages the starts; set one of them to 1")
+    starts = max(budget.samples, budget.restarts)
+
+    def reduce(x: torch.Tensor) -> torch.Tensor:  # the K starts of each image → one estimate
+        return average_starts(x, budget.samples)[0] if budget.samples > 1 else x
+
+    per_start: dict[str, torch.Tensor] = {}
+    y_all = y.repeat_interleave(budget.samples, dim=0)
     if bases & set(GENERATIVE):
-        start = csgm(A, y, generator, steps=budget.csgm_steps, lr=budget.csgm_lr, restarts=budget.restarts,
-                     seed=seed, progress=progress)
-        estimates["csgm"] = start.x
+        start = csgm_all_starts(A, y, generator, budget.csgm_steps, budget.csgm_lr, starts, seed,
+                                latent_weight=budget.latent_weight, progress=progress)
+        if budget.samples == 1:
+            start = start.select(best_start_rows(start.objective, starts))
+        per_start["csgm"] = start.x
         if "iagan" in bases:
-            estimates["iagan"] = iagan(A, y, generator, start.z, steps=budget.iagan_steps, lr_z=budget.lr_z,
+            per_start["iagan"] = iagan(A, y_all, generator, start.z, steps=budget.iagan_steps, lr_z=budget.lr_z,
                                        lr_theta=budget.lr_theta, noise_std=noise_std or None,
                                        progress=progress).x
     if "dip" in bases:
         estimates["dip"] = dip(A, y, steps=budget.dip_steps, seed=seed, noise_std=noise_std or None,
                                progress=progress).x
     for m in methods:
-        if m.endswith("-bp"):
-            estimates[m] = back_project_noisy(A, y, estimates[m.removesuffix("-bp")], noise_std).clamp(0, 1)
+        base = m.removesuffix("-bp")
+        if base in per_start:
+            x = per_start[base]
+            if m.endswith("-bp"):
+                x = back_project_noisy(A, y_all, x, noise_std).clamp(0, 1)
+            estimates[m] = reduce(x)
+        elif m.endswith("-bp"):
+            estimates[m] = back_project_noisy(A, y, estimates[base], noise_std).clamp(0, 1)
     return {m: estimates[m].detach() for m in methods}

@@ -63,6 +63,12 @@ def posterior_mean(
         x = iagan(A, y_all, generator, start.z, steps=iagan_steps, lr_z=lr_z, lr_theta=lr_theta,
                   noise_std=noise_std or None, progress=progress).x
     x = back_project_noisy(A, y_all, x, noise_std).clamp(0, 1).detach()
-    x = x.view(y.shape[0], samples, *x.shape[1:])
-    spread = x.std(1) if samples > 1 else torch.zeros_like(x[:, 0])
-    return PosteriorEstimate(x=x.mean(1), spread=spread, samples=x)
+    mean, spread = average_starts(x, samples)
+    return PosteriorEstimate(x=mean, spread=spread, samples=x.view(y.shape[0], samples, *x.shape[1:]))
+
+
+def average_starts(x: torch.Tensor, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and per-pixel standard deviation over the ``samples`` starts of each image:
+    ``(B·samples, ...)`` image-major rows → two ``(B, ...)`` tensors (spread 0 for one start)."""
+    x = x.view(-1, samples, *x.shape[1:])
+    return x.mean(1), (x.std(1) if samples > 1 else torch.zeros_like(x[:, 0]))
