@@ -55,13 +55,14 @@ def decode_image(
         if left + side > rgb.width or top + side > rgb.height:
             raise ValueError(f"crop {crop} does not fit in {path} of size {rgb.width}×{rgb.height}")
         rgb = rgb.crop((left, top, left + side, top + side))
-    if size is not None and rgb.size != (size, size):
+    if size is not None and rgb.width != rgb.height:
         side = min(rgb.size)
         left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-        if rgb.width != rgb.height:
-            notes.append(f"centre-cropped from {rgb.width}×{rgb.height} to {side}×{side}")
-        notes.append(f"resized from {side}×{side} to {size}×{size}")
-        rgb = rgb.crop((left, top, left + side, top + side)).resize((size, size), Image.BICUBIC)
+        notes.append(f"centre-cropped from {rgb.width}×{rgb.height} to {side}×{side}")
+        rgb = rgb.crop((left, top, left + side, top + side))
+    if size is not None and rgb.size != (size, size):
+        notes.append(f"resized from {rgb.width}×{rgb.height} to {size}×{size}")
+        rgb = rgb.resize((size, size), Image.BICUBIC)
     return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous(), notes
 
 

@@ -91,23 +91,32 @@ def _shard_settings(shard: dict, defaults: dict) -> dict:
     return settings
 
 
-def _differences(a: dict, b: dict) -> list[str]:
-    return [f"{key} ({a[key]!r} vs {b[key]!r})" for key in a if a[key] != b[key]]
+def _differences(a: dict, a_name: str, b: dict, b_name: str) -> str:
+    """``"key: A in a_name, B in b_name; ..."`` for every key whose values differ ('' if none)."""
+    return "; ".join(f"{key}: {a[key]!r} in {a_name}, {b[key]!r} in {b_name}" for key in a if a[key] != b[key])
 
 
 def check_out(args: argparse.Namespace, settings: list[Setting], defaults: dict) -> None:
-    """Refuse, before any computation, a run whose results would mix with or replace others
-    in ``OUT``: shards made with other :data:`COMPARED` settings, or a shard file of the same
+    """Refuse, before any computation, a bad ``--shard`` or ``--n-images``, and a run whose
+    results would mix with or replace others in ``OUT``: shards made with other :data:`COMPARED` settings, or a shard file of the same
     name from a run over other faces (``--n-images``). :class:`UsageError` otherwise."""
+    try:
+        shard_indices(args.n_images, args.shard)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    try:
+        celeba_paths(args.data, "val", args.n_images)
+    except ValueError as err:
+        raise UsageError(f"--n-images {args.n_images}: {err}") from None
     check_output_folder(args.out)
     shards = Path(args.out) / "shards"
     this = {key: vars(args)[key] for key in COMPARED}
     this["settings"] = sorted({(s.task, s.noise_std) for s in settings})
     for path in sorted(shards.glob("shard_*.json")):
         shard = json.loads(path.read_text())
-        differ = _differences(this, _shard_settings(shard, defaults))
+        differ = _differences(_shard_settings(shard, defaults), path.name, this, "this run")
         if differ:
-            raise UsageError(f"--out {args.out} holds {path.name}, made with other settings: {'; '.join(differ)}; "
+            raise UsageError(f"--out {args.out} holds {path.name}, made with other settings ({differ}); "
                              "merging them would mix two experiments — choose another --out")
         if path.name == _shard_file(args).name and shard["config"]["n_images"] != args.n_images:
             raise UsageError(f"--out {args.out}: {path.name} holds a run over --n-images "
@@ -242,10 +251,9 @@ def check_shards(shard_files: list[Path], shards: list[dict], defaults: dict) ->
     face appears in two of them, naming the files and the keys that differ."""
     first = _shard_settings(shards[0], defaults)
     for path, shard in zip(shard_files[1:], shards[1:]):
-        differ = _differences(first, _shard_settings(shard, defaults))
+        differ = _differences(first, shard_files[0].name, _shard_settings(shard, defaults), path.name)
         if differ:
-            raise UsageError(f"cannot merge {shard_files[0].name} and {path.name}: they differ in "
-                             f"{'; '.join(differ)}")
+            raise UsageError(f"cannot merge shards made with other settings: {differ}")
     seen: dict[int, str] = {}
     for path, shard in zip(shard_files, shards):
         for image_id in sorted({r["image_id"] for r in shard["records"]}):
@@ -303,17 +311,11 @@ def main(name: str, description: str, settings: list[Setting], methods: list[str
     resolve_device(args.device)
     try:
         if not args.merge:
-            shard_indices(args.n_images, args.shard)  # ValueError: --shard is not I/N
-            celeba_paths(args.data, "val", args.n_images)  # ValueError: --n-images beyond the split
             check_out(args, settings, defaults)
-    except (UsageError, ValueError) as err:
-        parser.error(str(err))
-    if not args.merge:
-        run(args, settings, methods, shlex.join([*parser.prog.split(), *argv]), extra_methods)
-        if args.shard != "1/1":
-            print("merge the shards with --merge once all have run")
-            return
-    try:
+            run(args, settings, methods, shlex.join([*parser.prog.split(), *argv]), extra_methods)
+            if args.shard != "1/1":
+                print("merge the shards with --merge once all have run")
+                return
         merge(args, title, defaults, figures)
     except UsageError as err:
         parser.error(str(err))

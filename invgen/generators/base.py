@@ -138,8 +138,9 @@ def wrap(
             z = generator.sample_latent(PROBE_LATENTS, generator=torch.Generator().manual_seed(0))
             raw = module(z)
     except RuntimeError as err:
-        raise ValueError(f"the network does not accept latents of shape (B, {latent_dim}){_first_layer_hint(module)} "
-                         f"(it raised: {str(err).splitlines()[0]})") from err
+        # torch's own message ("mat1 and mat2 ...") stays in the chained exception.
+        raise ValueError(f"the network does not accept latents of shape (B, {latent_dim})"
+                         f"{_first_layer_hint(module)}; pass the latent_dim it was built for") from err
     finally:
         module.train(was_training)
     if not isinstance(raw, torch.Tensor) or raw.dim() != 4 or raw.shape[0] != PROBE_LATENTS:

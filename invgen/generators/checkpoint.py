@@ -44,6 +44,13 @@ def read_checkpoint(path: str | PathLike, safe_globals: list | None = None) -> o
             f"{path} stores Python objects besides tensors; reading it safely needs "
             "torch >= 2.5 (torch.serialization.safe_globals)"
         )
+    with open(path, "rb") as f:
+        head = f.read(2)
+    # torch.save writes a zip archive (or, before torch 1.6, a pickle): anything else is not
+    # a checkpoint, whatever torch's parser says about it.
+    if head != b"PK" and head[:1] != b"\x80":
+        raise CheckpointMismatchError(f"{path} is not a PyTorch checkpoint (neither a zip archive nor a pickle); "
+                                      f"{EXPECTED}")
     allowed = torch.serialization.safe_globals(safe_globals) if safe_globals else contextlib.nullcontext()
     try:
         with allowed, warnings.catch_warnings():
@@ -51,18 +58,15 @@ def read_checkpoint(path: str | PathLike, safe_globals: list | None = None) -> o
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         code = re.search(r"GLOBAL ([\w.]+)", str(err))
-        if "Weights only load failed" in str(err):
-            what = f" ({code.group(1)})" if code else ""
-            raise CheckpointMismatchError(
-                f"{path} holds Python objects besides tensors{what}, which invgen does not unpickle "
-                f"(they could run code); {EXPECTED}") from None
-        raise CheckpointMismatchError(f"{path} is not a PyTorch checkpoint ({err}); {EXPECTED}") from None
-    # torch.load reports a file it cannot parse with whatever its parser hit first (KeyError
-    # for text, EOFError, RuntimeError for a truncated zip): all mean the same here.
+        what = f" ({code.group(1)})" if code else ""
+        raise CheckpointMismatchError(
+            f"{path} holds Python objects besides tensors{what}, which invgen does not unpickle "
+            f"(they could run code); {EXPECTED}") from None
+    # A truncated or corrupt file fails wherever torch's parser stops (EOFError, RuntimeError
+    # from the zip reader, ...): all mean the same here.
     except (EOFError, KeyError, RuntimeError, ValueError, IndexError, TypeError, AttributeError) as err:
-        detail = "" if isinstance(err, KeyError) else f" ({str(err).split('. ')[0][:100]})"
-        raise CheckpointMismatchError(f"{path} is not a PyTorch checkpoint, or is truncated{detail}; "
-                                      f"{EXPECTED}") from None
+        detail = f" ({str(err).split('. ')[0][:100]})" if str(err) else ""
+        raise CheckpointMismatchError(f"{path} is truncated or corrupt{detail}; {EXPECTED}") from None
 
 
 def strip_prefix(state: Mapping[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:

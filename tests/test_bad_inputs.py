@@ -1,0 +1,408 @@
+"""Bad input, table-driven: every mistake gives a named error (API) or one line and exit code 2
+(CLI), and nothing is written; results are never lost or mixed; JSON output is strict."""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import pickle
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
+from torch import nn
+
+from invgen import cli
+from invgen.data import decode_image
+from invgen.experiments import common
+from invgen.generators import CheckpointMismatchError, load_generator, wrap
+from invgen.generators.face64 import FaceDCGAN
+from invgen.metrics import psnr
+from invgen.operators import GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
+from invgen.priors import GenerativePrior
+from invgen.solvers import back_project, csgm, dip, iagan
+from invgen.training import export_generator
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+LATENT = 4
+
+
+# --------------------------------------------------------------------------- fixtures
+def _tiny_network(out_activation: nn.Module | None = None, side: int = 16) -> nn.Sequential:
+    layers = [nn.Linear(LATENT, 8 * 4 * 4), nn.Unflatten(1, (8, 4, 4)), nn.ReLU(),
+              nn.ConvTranspose2d(8, 1, 4, 2, 1)]
+    if side == 16:
+        layers += [nn.ReLU(), nn.ConvTranspose2d(1, 1, 4, 2, 1)]
+    return nn.Sequential(*layers, out_activation or nn.Tanh())
+
+
+@pytest.fixture(scope="module")
+def G():
+    torch.manual_seed(0)
+    return wrap(_tiny_network(), LATENT).eval()
+
+
+@pytest.fixture
+def files(tmp_path):
+    """Every kind of bad file the CLI may be given, and a good face image."""
+    rng = np.random.default_rng(0)
+    paths = {"face": tmp_path / "face.png", "text": tmp_path / "notes.txt", "empty": tmp_path / "empty.pt",
+             "evil": tmp_path / "evil.pt", "truncated": tmp_path / "truncated.pt", "generator": tmp_path / "gen.pt",
+             "bomb": tmp_path / "bomb.png", "dcgan_state": tmp_path / "state.pt"}
+    Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(paths["face"])
+    paths["text"].write_text("not a checkpoint, not an image\n")
+    paths["empty"].touch()
+    paths["evil"].write_bytes(pickle.dumps(_Evil()))
+    export_generator(FaceDCGAN(latent_dim=8, width=4), paths["generator"])
+    paths["truncated"].write_bytes(paths["generator"].read_bytes()[:500])
+    torch.save({"main.0.weight": torch.zeros(3)}, paths["dcgan_state"])
+    paths["bomb"].write_bytes(_png_header(30000, 30000))
+    return {k: str(v) for k, v in paths.items()}
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this pickle runs code",))
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG that only claims its size: what a decompression bomb shows PIL first."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of ``invgen ARGV`` (argparse's errors exit by SystemExit)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as stop:
+        code = stop.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+# --------------------------------------------------------------------------- CLI, table-driven
+RECONSTRUCT = ["reconstruct", "FACE", "--task", "sr4", "--method", "csgm", "--generator", "GENERATOR"]
+
+CLI_CASES = [
+    # (extra arguments replacing or extending RECONSTRUCT, what the one line must name)
+    (["--steps", "0"], "--steps"),
+    (["--steps", "-5"], "--steps"),
+    (["--iagan-steps", "-1"], "--iagan-steps"),
+    (["--restarts", "0"], "--restarts"),
+    (["--noise", "nan"], "--noise"),
+    (["--noise", "inf"], "--noise"),
+    (["--noise", "-0.1"], "--noise"),
+    (["--task", "cs:0.1", "--method", "bicubic"], "bicubic"),
+    (["--task", "blur:-1"], "sigma"),
+    (["--task", "cs:abc"], "ratio"),
+    (["--task", "dct:1.5"], "ratio"),
+    (["--task", "sr1"], "factor"),
+    (["--task", "sr5"], "factor"),
+    (["--task", "warp"], "unknown task"),
+    (["--task", "inpaint", "--method", "pinv", "--size", "4"], "--size"),
+    (["--method", "pinv", "--bp"], "--bp"),
+    (["--generator", "foo:TEXT"], "unknown generator kind 'foo'"),
+    (["--generator", "TEXT"], "notes.txt is not a PyTorch checkpoint"),
+    (["--generator", "EMPTY"], "empty.pt is empty"),
+    (["--generator", "EVIL"], "evil.pt holds Python objects"),
+    (["--generator", "TRUNCATED"], "truncated.pt is truncated or corrupt"),
+    (["--generator", "DCGAN_STATE"], "state.pt is not a face64 generator file"),
+    (["--generator", "began:GENERATOR"], "gen.pt is not a began checkpoint"),
+    (["--generator", "missing.pt"], "no such checkpoint file 'missing.pt'"),
+    (["--image", "missing.png"], "no such image file: missing.png"),
+    (["--image", "TEXT"], "notes.txt is not an image"),
+    (["--image", "BOMB"], "decompression bomb"),
+    (["--out", "FACE"], "is a file"),
+    (["--out", "TMP"], "--overwrite"),
+]
+
+
+def _substitute(argv: list[str], files: dict[str, str], tmp_path) -> list[str]:
+    """The fixture's paths for the placeholders FACE, TEXT, ... and TMP (also after ``KIND:``)."""
+    names = {k.upper(): v for k, v in files.items()} | {"TMP": str(tmp_path)}
+
+    def one(arg: str) -> str:
+        kind, sep, rest = arg.partition(":")
+        return names.get(arg) or (f"{kind}:{names[rest]}" if sep and rest in names else arg)
+
+    return [one(arg) for arg in argv]
+
+
+def _argv(extra: list[str], files: dict[str, str], tmp_path) -> list[str]:
+    """RECONSTRUCT with ``extra`` (a leading ``--image X`` replaces the image) and a fresh --out."""
+    argv = list(RECONSTRUCT)
+    if extra[:1] == ["--image"]:
+        argv[1], extra = extra[1], extra[2:]
+    argv += extra if "--out" in extra else [*extra, "--out", str(tmp_path / "out")]
+    return _substitute(argv, files, tmp_path)
+
+
+@pytest.mark.parametrize("extra, culprit", CLI_CASES, ids=[" ".join(c[0]) for c in CLI_CASES])
+def test_cli_mistakes_are_one_line_exit_2_nothing_written(extra, culprit, files, tmp_path, capsys):
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code, out, err = run_cli(_argv(extra, files, tmp_path), capsys)
+    assert code == 2
+    assert culprit in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "Traceback" not in err and "weights_only" not in err and "mat1" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written, not even --out
+
+
+BENCH_CASES = [
+    (["--csgm-steps", "0"], "--csgm-steps"),
+    (["--dip-steps", "-3"], "--dip-steps"),
+    (["--restarts", "0"], "--restarts"),
+    (["--lr-z", "nan"], "--lr-z"),
+    (["--lr-theta", "-1"], "--lr-theta"),
+    (["--n-images", "0"], "--n-images"),
+    (["--n-images", "5000"], "--n-images 5000"),
+    (["--shard", "3/2"], "--shard"),
+    (["--shard", "two"], "--shard"),
+    (["--out", "FACE"], "is a file"),
+    (["--generator", "foo:TEXT"], "unknown generator kind"),
+    (["--data", "no-such-folder"], "CelebA folder not found"),
+]
+
+
+@pytest.mark.parametrize("extra, culprit", BENCH_CASES, ids=[" ".join(c[0]) for c in BENCH_CASES])
+def test_bench_mistakes_are_one_line_exit_2(extra, culprit, files, fake_celeba, tmp_path, capsys):
+    argv = ["bench", "inpainting", "--data", str(fake_celeba), "--n-images", "1", "--out", str(tmp_path / "out")]
+    code, _, err = run_cli(_substitute(argv + extra, files, tmp_path), capsys)
+    assert code == 2
+    assert culprit in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_help_and_usage_name_the_subcommand(capsys):
+    code, out, _ = run_cli(["bench", "--help"], capsys)
+    assert code == 0 and "invgen bench NAME" in out and "super-resolution" in out
+    code, out, _ = run_cli(["bench", "inpainting", "--help"], capsys)
+    assert code == 0 and out.startswith("usage: invgen bench inpainting")
+    code, _, err = run_cli(["bench"], capsys)
+    assert code == 2 and "name an experiment" in err
+
+
+# --------------------------------------------------------------------------- images of every mode
+def _image(mode: str) -> tuple[Image.Image, float]:
+    """A 16×16 image of ``mode`` and the grey level in [0, 1] it should read as."""
+    if mode == "1":
+        return Image.new("1", (16, 16), 1), 1.0
+    if mode == "L":
+        return Image.new("L", (16, 16), 51), 0.2
+    if mode == "I;16":
+        return Image.fromarray(np.full((16, 16), 13107, dtype=np.uint16)), 0.2  # 13107 / 65535
+    if mode == "P":
+        return Image.new("L", (16, 16), 102).convert("P"), 0.4
+    if mode == "RGBA":
+        return Image.new("RGBA", (16, 16), (0, 0, 0, 0)), 1.0  # fully transparent: white
+    if mode == "CMYK":
+        return Image.new("CMYK", (16, 16), (0, 0, 0, 0)), 1.0
+    return Image.new("RGB", (16, 16), (51, 51, 51)), 0.2
+
+
+@pytest.mark.parametrize("mode", ["1", "L", "I;16", "P", "RGBA", "CMYK", "RGB"])
+def test_every_image_mode_reads_as_rgb_in_0_1(mode, tmp_path):
+    img, level = _image(mode)
+    path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
+    img.save(path)
+    x, notes = decode_image(path)
+    assert x.shape == (3, 16, 16) and x.dtype == torch.float32
+    assert torch.allclose(x, torch.full_like(x, level), atol=1 / 255)
+    assert (notes == []) == (mode == "RGB")
+
+
+def test_reconstruct_notes_conversions_and_keeps_same_named_inputs_apart(tmp_path, capsys):
+    for folder, mode in [("a", "L"), ("b", "RGBA")]:
+        (tmp_path / folder).mkdir()
+        Image.new(mode, (20, 16), 200).save(tmp_path / folder / "face.png")
+    out = tmp_path / "out"
+    argv = ["reconstruct", str(tmp_path / "a" / "face.png"), str(tmp_path / "b" / "face.png"), "--task", "denoise",
+            "--method", "pinv", "--size", "16", "--out", str(out), "--quiet"]
+    code, stdout, _ = run_cli(argv, capsys)
+    assert code == 0
+    assert "grey image converted to RGB" in stdout and "resized" not in stdout
+    assert "centre-cropped from 20×16" in stdout and "written as face-2" in stdout
+    assert {p.name for p in out.glob("*_pinv.png")} == {"face-1_pinv.png", "face-2_pinv.png"}
+    # Denoising without noise is exact: PSNR is +inf, written as null (strict JSON).
+    text = (out / "metrics.json").read_text()
+    metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
+    assert metrics["images"]["face-1"]["psnr"] is None
+    assert metrics["images"]["face-2"]["source"].endswith("b/face.png")
+    # A second run into the same folder would overwrite: refused without --overwrite.
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and "--overwrite" in err
+    assert run_cli([*argv, "--overwrite"], capsys)[0] == 0
+
+
+# --------------------------------------------------------------------------- bench: nothing lost or mixed
+@pytest.fixture
+def fake_celeba(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "celeba"
+    root.mkdir()
+    for i in range(9001, 9003):
+        Image.fromarray(rng.integers(0, 256, (109, 89, 3), dtype=np.uint8)).save(root / f"{i:06d}.jpg")
+    return root
+
+
+def _tiny_bench(fake_celeba, generator: str, *extra: str) -> list[str]:
+    return ["bench", "inpainting", "--data", str(fake_celeba), "--n-images", "2", "--generator", generator,
+            "--csgm-steps", "1", "--iagan-steps", "1", "--dip-steps", "1", *extra]
+
+
+def _tree(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()}
+
+
+def test_bench_without_out_leaves_docs_untouched(tmp_path, fake_celeba, files, monkeypatch, capsys):
+    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    committed = tmp_path / "docs" / "results" / "inpainting"
+    (committed / "shards").mkdir(parents=True)
+    (committed / "results.md").write_text("the committed table\n")
+    monkeypatch.chdir(tmp_path)
+    before = _tree(tmp_path / "docs")
+    assert run_cli(_tiny_bench(fake_celeba, files["generator"]), capsys)[0] == 0
+    assert _tree(tmp_path / "docs") == before
+    results = json.loads((tmp_path / "invgen-results" / "inpainting" / "results.json").read_text())
+    assert {r["image_id"] for r in results["records"]} == {9001, 9002}
+    assert results["commands"][0].startswith("invgen bench inpainting --data")
+
+
+def test_bench_refuses_to_mix_settings_before_computing(tmp_path, fake_celeba, files, monkeypatch, capsys):
+    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    out = str(tmp_path / "out")
+    assert run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "1/2", "--out", out), capsys)[0] == 0
+    shard = tmp_path / "out" / "shards" / "shard_1_of_2.json"
+    before = shard.read_bytes()
+    monkeypatch.setattr(common, "reconstruct", lambda *a, **k: pytest.fail("computed before refusing"))
+    code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "2/2", "--out", out,
+                                       "--csgm-steps", "2", "--seed", "1"), capsys)
+    assert code == 2 and "seed: 0 in shard_1_of_2.json, 1 in this run" in err and "csgm_steps: 1 in" in err
+    # The same shard name over other faces would replace the first run.
+    code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "1/2", "--out", out,
+                                       "--n-images", "1"), capsys)
+    assert code == 2 and "--n-images 2" in err and "replace" in err
+    assert shard.read_bytes() == before
+
+
+def test_merge_refuses_shards_of_other_settings_or_the_same_faces(tmp_path, capsys):
+    shards = tmp_path / "out" / "shards"
+    shards.mkdir(parents=True)
+    config = vars(common.build_parser("inpainting", "x").parse_args([]))
+    record = {"task": "inpaint", "noise_std": 0.0, "setting": "inpaint", "method": "pinv", "mse": 0.1, "psnr": 10.0,
+              "ssim": 0.5, "image_id": 9001}
+
+    def write(name, image_id, **changes):
+        (shards / name).write_text(json.dumps({"command": "x", "config": {**config, **changes},
+                                               "records": [{**record, "image_id": image_id}]}))
+
+    write("shard_1_of_2.json", 9001)
+    write("shard_2_of_2.json", 9002, generator="began:g.pth", iagan_steps=7)
+    code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "generator: 'default' in shard_1_of_2.json, 'began:g.pth' in shard_2_of_2.json" in err
+    assert "iagan_steps: 500 in shard_1_of_2.json, 7 in shard_2_of_2.json" in err
+    write("shard_2_of_2.json", 9001)
+    code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "both hold face 009001" in err
+    assert not (tmp_path / "out" / "results.json").exists()
+
+
+# --------------------------------------------------------------------------- API, table-driven
+SHAPE = (1, 8, 8)
+
+
+def _y(A, value=0.5):
+    return torch.full((2, *A.out_shape), value)
+
+
+API_CASES = [
+    ("pinv of NaN y", lambda G: Identity(SHAPE).pinv(_y(Identity(SHAPE), math.nan)), ValueError, "NaN"),
+    ("pinv eps=nan", lambda G: Identity(SHAPE).pinv(_y(Identity(SHAPE)), eps=math.nan), ValueError, "eps"),
+    ("pinv eps<0", lambda G: Mask.random(SHAPE, 0.5).pinv(_y(Identity(SHAPE)), eps=-1.0), ValueError, "eps"),
+    ("float16 x", lambda G: SuperResolution(SHAPE, 2)(torch.zeros(1, *SHAPE, dtype=torch.float16)), TypeError,
+     "float32"),
+    ("int y", lambda G: Identity(SHAPE).adjoint(torch.zeros(1, *SHAPE, dtype=torch.int64)), TypeError, "float64"),
+    ("csgm lr=nan", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, steps=1, lr=math.nan,
+                                   progress=False), ValueError, "lr"),
+    ("csgm steps=0", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, steps=0, progress=False),
+     ValueError, "steps"),
+    ("csgm restarts=0", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, restarts=0,
+                                       progress=False), ValueError, "restarts"),
+    ("csgm noise=inf", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, noise_std=math.inf,
+                                      progress=False), ValueError, "noise_std"),
+    ("iagan lr_theta=inf", lambda G: iagan(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G,
+                                           torch.zeros(1, LATENT), lr_theta=math.inf, progress=False),
+     ValueError, "lr_theta"),
+    ("dip lr=0", lambda G: dip(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), lr=0.0, progress=False),
+     ValueError, "lr"),
+    ("prior z_init NaN", lambda G: GenerativePrior(G, 1, z_init=torch.full((1, LATENT), math.nan)), ValueError,
+     "z_init"),
+    ("wrong resolution", lambda G: csgm(Identity((1, 32, 32)), torch.zeros(1, 1, 32, 32), G, steps=1,
+                                        progress=False), ValueError, "Sequential, latent_dim=4"),
+    ("back_project batch", lambda G: back_project(Identity(SHAPE), torch.zeros(2, *SHAPE), torch.zeros(3, *SHAPE)),
+     ValueError, "estimate x"),
+    ("wrong latent size", lambda G: wrap(_tiny_network(), 6), ValueError, "latents of shape \\(B, 6\\); its first layer takes 4 features"),
+    ("z dtype", lambda G: G(torch.zeros(1, LATENT, dtype=torch.float64)), TypeError, "float64"),
+    ("psnr NaN", lambda G: psnr(torch.full((1, *SHAPE), math.nan), torch.zeros(1, *SHAPE)), ValueError, "x contains"),
+]
+
+
+@pytest.mark.parametrize("call, error, culprit", [c[1:] for c in API_CASES], ids=[c[0] for c in API_CASES])
+def test_api_mistakes_raise_named_errors(call, error, culprit, G):
+    with pytest.raises(error, match=culprit) as info:
+        call(G)
+    assert "mat1" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["text", "empty", "evil", "truncated", "dcgan_state"])
+def test_checkpoints_that_are_not_name_the_file(name, files):
+    with pytest.raises(CheckpointMismatchError) as info:
+        load_generator(files[name])
+    message = str(info.value).splitlines()[0]
+    assert files[name] in message and "expected" in message and "weights_only" not in str(info.value)
+
+
+def test_wrap_warns_when_the_output_range_is_not_the_networks():
+    with pytest.warns(UserWarning, match=r"output_range=\(-1.0, 1.0\).*\(0, 1\) for a sigmoid"):
+        wrap(_tiny_network(nn.Sigmoid()), LATENT)
+    with pytest.warns(UserWarning, match="output_range"):
+        wrap(_tiny_network(nn.Identity()), LATENT, output_range=(0.0, 0.001))
+
+
+# --------------------------------------------------------------------------- hypothesis: NaN/inf never spread
+NON_FINITE = st.sampled_from([math.nan, math.inf, -math.inf])
+OPERATORS = [Identity(SHAPE), Mask.random(SHAPE, 0.5), GaussianCS(SHAPE, 20), SubsampledDCT(SHAPE, 20),
+             SuperResolution(SHAPE, 2)]
+
+
+@settings(max_examples=30, deadline=None)
+@given(op=st.sampled_from(OPERATORS), bad=NON_FINITE, where=st.integers(0, 10**6), dtype=st.sampled_from(
+    [torch.float32, torch.float64]))
+def test_non_finite_measurements_are_refused(op, bad, where, dtype):
+    y = op(torch.rand(2, *SHAPE, dtype=dtype))
+    y.view(-1)[where % y.numel()] = bad
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        op.pinv(y)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        back_project(op, y, torch.zeros(2, *SHAPE, dtype=dtype))
+
+
+@settings(max_examples=20, deadline=None)
+@given(name=st.sampled_from(["lr", "steps", "restarts", "noise_std", "latent_weight"]),
+       value=st.one_of(NON_FINITE, st.sampled_from([-1.0, 0.0, -5, 0]), st.booleans()))
+def test_non_finite_or_out_of_range_hyper_parameters_are_refused(name, value, G):
+    if name == "noise_std" and value == 0 and not isinstance(value, bool):
+        return  # no noise is a valid noise level
+    if name == "latent_weight" and value == 0 and not isinstance(value, bool):
+        return
+    with pytest.raises(ValueError, match=name):
+        csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, progress=False, **{name: value})
