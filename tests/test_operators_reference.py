@@ -7,6 +7,7 @@ flipped kernel; every reference here is computed without invgen.
 from __future__ import annotations
 
 import numpy as np
+import pylops
 import pytest
 import scipy.fft
 import scipy.ndimage
@@ -24,6 +25,7 @@ from invgen.operators import (
     SubsampledDCT,
     SuperResolution,
     check,
+    from_pylops,
 )
 from invgen.operators.check import OperatorCheckError
 
@@ -202,6 +204,7 @@ FAMILIES = {
     "sum": lambda: Blur.box(SHAPE, 3) + 0.5 * Identity(SHAPE),
     "adjoint": lambda: GaussianCS(SHAPE, 40).T,
     "scaled": lambda: 2.0 * SubsampledDCT(SHAPE, 40),
+    "pylops": lambda: from_pylops(pylops.MatrixMult(np.random.default_rng(0).standard_normal((30, 96))), SHAPE, (30,)),
 }
 
 
