@@ -316,6 +316,26 @@ def test_merge_refuses_shards_of_other_settings_or_the_same_faces(tmp_path, caps
     assert not (tmp_path / "out" / "results.json").exists()
 
 
+def test_bench_names_a_broken_face_or_shard_file(tmp_path, fake_celeba, files, capsys):
+    (tmp_path / "out" / "shards").mkdir(parents=True)
+    (tmp_path / "out" / "shards" / "shard_1_of_1.json").write_text("{ not json")
+    code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "shard_1_of_1.json is not a shard file" in err
+    (fake_celeba / "009002.jpg").write_text("not a jpeg")
+    code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--out", str(tmp_path / "out2")), capsys)
+    assert code == 2 and "009002.jpg is not an image" in err and len(err.strip().splitlines()) == 1
+
+
+def test_undefined_scores_are_null_in_results(tmp_path):
+    records = [{"setting": "denoise", "task": "denoise", "noise_std": 0.0, "method": "pinv", "mse": 0.0,
+                "psnr": psnr, "ssim": 1.0} for psnr in (None, 30.0)]
+    row = common.summarise(records)[0]
+    assert math.isnan(row["psnr"]) and row["ssim"] == 1.0
+    assert "| denoise | pinv | 2 | 0.00000 | n/a ± n/a | 1.000 |" in common.markdown_table([row])
+    common.write_json(tmp_path / "r.json", {"summary": [row]})
+    assert json.loads((tmp_path / "r.json").read_text())["summary"][0]["psnr"] is None
+
+
 # --------------------------------------------------------------------------- API, table-driven
 SHAPE = (1, 8, 8)
 
@@ -396,13 +416,28 @@ def test_non_finite_measurements_are_refused(op, bad, where, dtype):
         back_project(op, y, torch.zeros(2, *SHAPE, dtype=dtype))
 
 
-@settings(max_examples=20, deadline=None)
-@given(name=st.sampled_from(["lr", "steps", "restarts", "noise_std", "latent_weight"]),
-       value=st.one_of(NON_FINITE, st.sampled_from([-1.0, 0.0, -5, 0]), st.booleans()))
-def test_non_finite_or_out_of_range_hyper_parameters_are_refused(name, value, G):
-    if name == "noise_std" and value == 0 and not isinstance(value, bool):
-        return  # no noise is a valid noise level
-    if name == "latent_weight" and value == 0 and not isinstance(value, bool):
-        return
+HYPER_PARAMETERS = {
+    "csgm": ["lr", "steps", "restarts", "noise_std", "latent_weight", "patience"],
+    "iagan": ["lr_z", "lr_theta", "steps", "noise_std", "patience"],
+    "dip": ["lr", "steps", "noise_std", "patience"],
+}
+
+
+def _solve(method: str, G, **setting):
+    A, y = Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16)
+    if method == "csgm":
+        return csgm(A, y, G, progress=False, **setting)
+    if method == "iagan":
+        return iagan(A, y, G, torch.zeros(1, LATENT), progress=False, **setting)
+    return dip(A, y, progress=False, **setting)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), method=st.sampled_from(sorted(HYPER_PARAMETERS)),
+       value=st.one_of(NON_FINITE, st.sampled_from([-1.0, -5, 0]), st.booleans()))
+def test_non_finite_or_out_of_range_hyper_parameters_are_refused(data, method, value, G):
+    name = data.draw(st.sampled_from(HYPER_PARAMETERS[method]))
+    if value == 0 and not isinstance(value, bool) and name in ("noise_std", "latent_weight"):
+        return  # no noise and no latent penalty are valid
     with pytest.raises(ValueError, match=name):
-        csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, progress=False, **{name: value})
+        _solve(method, G, **{name: value})

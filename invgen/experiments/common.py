@@ -80,6 +80,17 @@ def build_parser(name: str, description: str) -> Parser:
 COMPARED = ("seed", "generator", "restarts", "csgm_steps", "iagan_steps", "lr_z", "lr_theta", "dip_steps")
 
 
+def read_shard(path: Path) -> dict:
+    """A shard file's content; :class:`UsageError` naming it when it is not one."""
+    try:
+        shard = json.loads(path.read_text())
+        if not isinstance(shard, dict) or not {"config", "records"} <= set(shard):
+            raise ValueError("no 'config' and 'records'")
+    except ValueError as err:  # JSONDecodeError and UnicodeDecodeError among them
+        raise UsageError(f"{path} is not a shard file written by invgen bench ({err})") from None
+    return shard
+
+
 def _shard_settings(shard: dict, defaults: dict) -> dict:
     """What :data:`COMPARED` (plus the tasks and noise levels run) a shard was made with.
 
@@ -113,7 +124,7 @@ def check_out(args: argparse.Namespace, settings: list[Setting], defaults: dict)
     this = {key: vars(args)[key] for key in COMPARED}
     this["settings"] = sorted({(s.task, s.noise_std) for s in settings})
     for path in sorted(shards.glob("shard_*.json")):
-        shard = json.loads(path.read_text())
+        shard = read_shard(path)
         differ = _differences(_shard_settings(shard, defaults), path.name, this, "this run")
         if differ:
             raise UsageError(f"--out {args.out} holds {path.name}, made with other settings ({differ}); "
@@ -172,7 +183,10 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
     size = G.image_shape()[-1]
     if size != CELEBA_CROP[2]:
         print(f"faces resized from the {CELEBA_CROP[2]}×{CELEBA_CROP[2]} CelebA window to the generator's {size}×{size}")
-    faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(device)
+    try:
+        faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(device)
+    except ValueError as err:  # a face that does not decode, or is smaller than the CelebA window
+        raise UsageError(f"--data: {err}") from None
     budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
                     lr_z=args.lr_z, lr_theta=args.lr_theta, dip_steps=args.dip_steps)
     with_lpips = lpips_available()
@@ -268,7 +282,7 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
     shard_files = sorted((out / "shards").glob("shard_*.json"))
     if not shard_files:
         raise FileNotFoundError(f"no shard files in {out / 'shards'}; run the experiment first")
-    shards = [json.loads(f.read_text()) for f in shard_files]
+    shards = [read_shard(f) for f in shard_files]
     check_shards(shard_files, shards, defaults)
     records = [r for s in shards for r in s["records"]]
     rows = summarise(records)
