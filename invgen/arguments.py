@@ -35,30 +35,25 @@ def positive_int(text: str) -> int:
     return value
 
 
-def _finite(text: str) -> float:
+def _number(text: str, expected: str, ok) -> float:
+    """``float(text)`` when finite and ``ok``; otherwise an error saying ``expected``."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        value = math.nan
+    if not (math.isfinite(value) and ok(value)):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
 
 
 def nonnegative_float(text: str) -> float:
     """A finite number ≥ 0 (noise levels)."""
-    value = _finite(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number ≥ 0, got {value:g}")
-    return value
+    return _number(text, "a finite number ≥ 0", lambda v: v >= 0)
 
 
 def positive_float(text: str) -> float:
     """A finite number > 0 (learning rates)."""
-    value = _finite(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {value:g}")
-    return value
+    return _number(text, "a finite number > 0", lambda v: v > 0)
 
 
 def check_output_folder(out: str | Path, flag: str = "--out") -> Path:
