@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from invgen.arguments import Parser, nonnegative_float, positive_float, positive_int
 from invgen.data import load_celeba, save_grid
 from invgen.device import resolve_device
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator
@@ -274,26 +275,26 @@ def finetune_reconstruction(
 
 
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    parser = parser or argparse.ArgumentParser(prog="invgen train", description=__doc__,
+    parser = parser or Parser(prog="invgen train", description=__doc__,
                                                formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109",
                         help="CelebA 89×109 folder; the train split (ids 000001–009000) is used")
     parser.add_argument("--out", default="runs/face64", help="folder for checkpoints, samples and face64.pt")
-    parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--latent-dim", type=int, default=128)
-    parser.add_argument("--width", type=int, default=32, help="channel width w of both networks")
-    parser.add_argument("--lr", type=float, default=None,
+    parser.add_argument("--epochs", type=positive_int, default=40)
+    parser.add_argument("--batch-size", type=positive_int, default=64)
+    parser.add_argument("--latent-dim", type=positive_int, default=128)
+    parser.add_argument("--width", type=positive_int, default=32, help="channel width w of both networks")
+    parser.add_argument("--lr", type=positive_float, default=None,
                         help="generator learning rate (default 2e-4 for --recipe gan, 1e-4 for recon)")
     parser.add_argument("--recipe", default="gan", choices=["gan", "recon"],
                         help="gan: train from scratch; recon: fine-tune --init so its range covers the "
                              "training faces (GLO, one latent per face)")
     parser.add_argument("--init", default=None, help="recon: the generator file (face64.pt) to fine-tune")
-    parser.add_argument("--lr-latent", type=float, default=3e-2, help="recon: learning rate of the per-face latents")
-    parser.add_argument("--adv-weight", type=float, default=0.0,
+    parser.add_argument("--lr-latent", type=positive_float, default=3e-2, help="recon: learning rate of the per-face latents")
+    parser.add_argument("--adv-weight", type=nonnegative_float, default=0.0,
                         help="recon: weight of an adversarial term that keeps images sharp (0 = none)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-images", type=int, default=None, help="use only the first N train images")
+    parser.add_argument("--max-images", type=positive_int, default=None, help="use only the first N train images")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return parser
