@@ -182,6 +182,22 @@ def test_bench_mistakes_are_one_line_exit_2(extra, culprit, files, fake_celeba, 
     assert not (tmp_path / "out").exists()
 
 
+OTHER_CASES = [
+    (["train", "--epochs", "0"], "--epochs"),
+    (["train", "--lr", "nan"], "--lr"),
+    (["train", "--batch-size", "-1"], "--batch-size"),
+    (["demo", "--out", "FACE"], "is a file"),
+    (["demo", "--out", "FACE/sub"], "cannot be created"),
+]
+
+
+@pytest.mark.parametrize("argv, culprit", OTHER_CASES, ids=[" ".join(c[0]) for c in OTHER_CASES])
+def test_train_and_demo_mistakes_are_one_line_exit_2(argv, culprit, files, tmp_path, capsys):
+    argv = [files["face"] + a[4:] if a.startswith("FACE") else a for a in argv]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and culprit in err and len(err.strip().splitlines()) == 1, err
+
+
 def test_help_and_usage_name_the_subcommand(capsys):
     code, out, _ = run_cli(["bench", "--help"], capsys)
     assert code == 0 and "invgen bench NAME" in out and "super-resolution" in out
