@@ -98,7 +98,7 @@ def _shard_settings(shard: dict, defaults: dict) -> dict:
     written before that flag existed, when its value was fixed at the default."""
     config = shard["config"]
     settings = {key: config.get(key, defaults[key]) for key in COMPARED}
-    settings["settings"] = sorted({(r["task"], r["noise_std"]) for r in shard["records"]})
+    settings["tasks and noise"] = sorted({(r["task"], r["noise_std"]) for r in shard["records"]})
     return settings
 
 
@@ -108,9 +108,10 @@ def _differences(a: dict, a_name: str, b: dict, b_name: str) -> str:
 
 
 def check_out(args: argparse.Namespace, settings: list[Setting], defaults: dict) -> None:
-    """Refuse, before any computation, a bad ``--shard`` or ``--n-images``, and a run whose
-    results would mix with or replace others in ``OUT``: shards made with other :data:`COMPARED` settings, or a shard file of the same
-    name from a run over other faces (``--n-images``). :class:`UsageError` otherwise."""
+    """Refuse (:class:`UsageError`), before any computation, a bad ``--shard`` or
+    ``--n-images``, and a run whose results would mix with or replace others in ``OUT``:
+    shards made with other :data:`COMPARED` settings, tasks or noise levels, or a shard
+    file of the same name from a run over other faces (``--n-images``)."""
     try:
         shard_indices(args.n_images, args.shard)
     except ValueError as err:
@@ -122,7 +123,7 @@ def check_out(args: argparse.Namespace, settings: list[Setting], defaults: dict)
     check_output_folder(args.out)
     shards = Path(args.out) / "shards"
     this = {key: vars(args)[key] for key in COMPARED}
-    this["settings"] = sorted({(s.task, s.noise_std) for s in settings})
+    this["tasks and noise"] = sorted({(s.task, s.noise_std) for s in settings})
     for path in sorted(shards.glob("shard_*.json")):
         shard = read_shard(path)
         differ = _differences(_shard_settings(shard, defaults), path.name, this, "this run")
