@@ -35,6 +35,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def random_seed(text: str) -> int:
+    """A random seed: an integer in [0, 2³²) (invgen derives further seeds from it)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer in [0, 2**32), got {text!r}")
+    return value
+
+
 def _number(text: str, expected: str, ok) -> float:
     """``float(text)`` when finite and ``ok``; otherwise an error saying ``expected``."""
     try:

@@ -16,6 +16,7 @@ from invgen.arguments import (
     check_output_folder,
     nonnegative_float,
     positive_int,
+    random_seed,
 )
 from invgen.device import DeviceUnavailableError, resolve_device
 from invgen.files import write_json
@@ -212,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
-        p.add_argument("--seed", type=int, default=0, help="seeds latents, noise and random operators")
+        p.add_argument("--seed", type=random_seed, default=0, help="seeds latents, noise and random operators")
         p.add_argument("--quiet", action="store_true", help="no progress bars")
 
     demo = sub.add_parser("demo", help="SR ×4 of a built-in face with every method; writes a PNG panel + JSON")

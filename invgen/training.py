@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from invgen.arguments import Parser, nonnegative_float, positive_float, positive_int
+from invgen.arguments import Parser, nonnegative_float, positive_float, positive_int, random_seed
 from invgen.data import load_celeba, save_grid
 from invgen.device import resolve_device
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator
@@ -293,7 +293,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--lr-latent", type=positive_float, default=3e-2, help="recon: learning rate of the per-face latents")
     parser.add_argument("--adv-weight", type=nonnegative_float, default=0.0,
                         help="recon: weight of an adversarial term that keeps images sharp (0 = none)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--max-images", type=positive_int, default=None, help="use only the first N train images")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

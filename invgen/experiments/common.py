@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from invgen.arguments import Parser, UsageError, check_output_folder, positive_float, positive_int
+from invgen.arguments import Parser, UsageError, check_output_folder, positive_float, positive_int, random_seed
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
 from invgen.device import resolve_device
 from invgen.files import write_json, write_text
@@ -62,7 +62,7 @@ def build_parser(name: str, description: str) -> Parser:
     parser.add_argument("--merge", action="store_true", help="only merge OUT/shards/*.json into the results")
     parser.add_argument("--out", default=f"invgen-results/{name}",
                         help="results folder (default: %(default)s; the committed ones are docs/results/NAME)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--restarts", type=positive_int, default=1, help="CSGM random restarts (one batch)")
     parser.add_argument("--csgm-steps", type=positive_int, default=Budget.csgm_steps)
