@@ -95,7 +95,9 @@ def test_adjoint_identity(A, seed, dtype_tol):
 @given(operators(), st.integers(0, 1000))
 def test_penrose_identities(A, seed):
     """A A⁺ A = A and A⁺ A A⁺ = A⁺ on random vectors (float64)."""
-    tol = 1e-9 if type(A).__name__ not in ("Composition", "Sum", "Adjoint") else 1e-6
+    # A⁺ A A⁺ amplifies rounding by up to cond(A)²: a square Gaussian CS can have a cond
+    # of thousands and errors of a few 1e-9 (1e-7 is check()'s tolerance for closed forms).
+    tol = 1e-7 if type(A).__name__ not in ("Composition", "Sum", "Adjoint") else 1e-6
     x, y = _randn((2, *A.in_shape), torch.float64, seed), _randn((2, *A.out_shape), torch.float64, seed + 1)
     assert _rel(A(A.pinv(A(x))), A(x)) < tol or A(x).norm() < 1e-12
     assert _rel(A.pinv(A(A.pinv(y))), A.pinv(y)) < tol or A.pinv(y).norm() < 1e-12
