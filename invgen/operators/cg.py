@@ -5,9 +5,11 @@ from collections.abc import Callable
 
 import torch
 
+Apply = Callable[[torch.Tensor], torch.Tensor]
+
 
 def conjugate_gradient(
-    apply: Callable[[torch.Tensor], torch.Tensor], b: torch.Tensor, tol: float = 1e-8, max_iter: int = 1000
+    apply: Apply, b: torch.Tensor, tol: float = 1e-8, max_iter: int = 1000, precondition: Apply | None = None
 ) -> torch.Tensor:
     """Solve ``M u = b`` for each item of the batch ``b`` (first dimension), ``M = apply``.
 
@@ -15,30 +17,50 @@ def conjugate_gradient(
     its own: when ``‖b − M u‖ ≤ max(tol, 100·eps(dtype))·‖b‖`` (a float32 solve cannot
     go much below 1e-5), or when the search direction has no positive curvature left
     (rounding has pushed it into the null space of a semi-definite ``M``). At most
-    ``max_iter`` steps.
+    ``max_iter`` steps. ``precondition``, if given, applies a symmetric positive definite
+    ``C ≈ M⁻¹`` (preconditioned CG: the same iterates as CG on ``C^½ M C^½``, so few
+    steps when ``C M`` is close to the identity).
     """
     def dot(a, c):
         return (a * c).flatten(1).sum(1).view(-1, *([1] * (a.dim() - 1)))
 
+    precondition = precondition or (lambda r: r)
     tol = max(tol, 100 * torch.finfo(b.dtype).eps)
     u = torch.zeros_like(b)
     r = b.clone()
-    p = r.clone()
-    rr = dot(r, r)
-    target = (tol**2) * rr
-    active = rr > target
+    z = precondition(r)
+    p = z.clone()
+    rz = dot(r, z)
+    target = (tol**2) * dot(r, r)
+    active = dot(r, r) > target
     for _ in range(max_iter):
         if not bool(active.any()):
             break
         mp = apply(p)
         curvature = dot(p, mp)
         active = active & (curvature > 0)
-        alpha = torch.where(active, rr / torch.where(active, curvature, 1), 0)
+        alpha = torch.where(active, rz / torch.where(active, curvature, 1), 0)
         u = u + alpha * p
         r = r - alpha * mp
-        rr_new = dot(r, r)
-        beta = torch.where(active, rr_new / torch.where(active, rr, 1), 0)
-        p = r + beta * p
-        rr = rr_new
-        active = active & (rr > target)
+        z = precondition(r)
+        rz_new = dot(r, z)
+        beta = torch.where(active, rz_new / torch.where(active, rz, 1), 0)
+        p = z + beta * p
+        rz = rz_new
+        active = active & (dot(r, r) > target)
     return u
+
+
+def min_norm_solve(
+    matvec: Apply, rmatvec: Apply, y: torch.Tensor, eps: float, precondition: Apply,
+    tol: float = 1e-8, max_iter: int = 1000,
+) -> torch.Tensor:
+    """``x = Aᵀ u`` with ``(AAᵀ + eps·I) u = y`` solved by preconditioned CG.
+
+    ``x`` lies in the range of ``Aᵀ`` whatever ``u`` is, so it is ``A⁺ y`` (``eps = 0``,
+    ``y`` in the range of ``A``) or ``Aᵀ(AAᵀ + eps·I)⁻¹ y``; CG stops on the residual
+    ``‖y − A x − eps·u‖``, i.e. on how well ``x`` reproduces ``y``. ``precondition``
+    approximates ``(AAᵀ + eps·I)⁻¹``.
+    """
+    u = conjugate_gradient(lambda v: matvec(rmatvec(v)) + eps * v, y, tol, max_iter, precondition)
+    return rmatvec(u)

@@ -6,7 +6,9 @@ import math
 import torch
 
 from invgen.operators.base import LinearOperator, Shape, singular_threshold
+from invgen.operators.cg import min_norm_solve
 from invgen.operators.fourier import as_complex, as_stored, correlation_spectrum
+from invgen.operators.padding import Boundary, Pad, ValidCorrelation, circulant_preconditioner
 
 
 def keys_cubic(t: torch.Tensor, a: float = -0.5) -> torch.Tensor:
@@ -40,8 +42,10 @@ def gaussian_kernel(factor: int) -> torch.Tensor:
 
 class SuperResolution(LinearOperator):
     """``A = S_f K``: correlation with a 2-D low-pass kernel ``K``, then keeping every
-    ``factor``-th pixel (circular boundary, per channel). ``in_shape = (C, H, W)``,
-    ``out_shape = (C, H/f, W/f)``.
+    ``factor``-th pixel (per channel). ``in_shape = (C, H, W)``, ``out_shape = (C, H/f, W/f)``.
+    ``boundary`` says what the image is beyond its borders, where the kernel reads:
+    ``"circular"`` (periodic, the default), ``"reflect"``, ``"replicate"`` or ``"zero"``
+    (see :func:`invgen.operators.padding.boundary_index`).
 
     Alignment: low-resolution pixel ``(p, q)`` is centred on the ``f × f`` block it
     summarises, high-resolution position ``(f·p + (f−1)/2, f·q + (f−1)/2)``; a kernel of
@@ -58,10 +62,23 @@ class SuperResolution(LinearOperator):
     so the pseudo-inverse is exact and closed form, one FFT on each grid:
     ``A⁺y = Aᵀ F⁻¹[F y / P]``, with ``1/P`` replaced by 0 where
     ``P ≤ singular_threshold(dtype)²·max P`` (the numerical null space), and
-    ``Aᵀ(AAᵀ + eps)⁻¹y = Aᵀ F⁻¹[F y / (P + eps)]`` when ``eps > 0``.
+    ``Aᵀ(AAᵀ + eps)⁻¹y = Aᵀ F⁻¹[F y / (P + eps)]`` when ``eps > 0``. All of this is for
+    the circular boundary.
+
+    Other boundaries: ``A = S_f K P`` with ``P`` the
+    :class:`~invgen.operators.padding.Pad` of the kernel's reach (``(L − f)/2`` pixels on
+    each side) and ``S_f K`` the :class:`~invgen.operators.padding.ValidCorrelation` with
+    stride ``f`` (FFTs on the padded grid); ``Aᵀ = Pᵀ (S_f K)ᵀ``, whose ``Pᵀ`` folds the
+    border back onto the pixels it copied. The pseudo-inverse is iterative: ``A⁺y = Aᵀu`` with
+    ``(AAᵀ + eps)u = y`` solved by conjugate gradients on the low-resolution grid
+    (tolerance ``cg_tol`` on ``‖y − A A⁺y‖``), preconditioned by the circular operator's
+    closed-form ``F⁻¹[1/(P + eps)]F``
+    (:func:`~invgen.operators.padding.circulant_preconditioner`).
     """
 
-    def __init__(self, in_shape: Shape, factor: int, kernel: str | torch.Tensor = "bicubic") -> None:
+    def __init__(
+        self, in_shape: Shape, factor: int, kernel: str | torch.Tensor = "bicubic", boundary: Boundary = "circular"
+    ) -> None:
         if len(in_shape) != 3:
             raise ValueError(f"in_shape must be (C, H, W), got {tuple(in_shape)}")
         c, h, w = (int(s) for s in in_shape)
@@ -77,6 +94,10 @@ class SuperResolution(LinearOperator):
         # The tap at index o multiplies x[f·p + o − origin]; centring puts origin at (L − f)/2.
         origin = ((kh - factor) // 2, (kw - factor) // 2)
         self.register_buffer("kernel", k2d)
+        self.boundary = boundary
+        if boundary != "circular":
+            pad = Pad(self.in_shape, (origin[0], origin[0], origin[1], origin[1]), boundary)
+            self.padded = ValidCorrelation(pad.out_shape, k2d, stride=factor) @ pad
         symbol = correlation_spectrum(k2d, origin, (h, w))
         self.register_buffer("symbol", as_stored(symbol[:, : w // 2 + 1]))  # the rfft2 half of Ĥ
         folded = (symbol.abs() ** 2).view(factor, h // factor, factor, w // factor).sum((0, 2)) / factor**2
@@ -97,6 +118,8 @@ class SuperResolution(LinearOperator):
         return kernel
 
     def _matvec(self, x):
+        if self.boundary != "circular":
+            return self.padded._matvec(x)
         f, m1, w = self.factor, self.out_shape[1], self.in_shape[2]
         spectrum = torch.fft.rfft2(x) * as_complex(self.symbol, x.dtype)
         # Rows are decimated in the Fourier domain (fold the f aliases of each row
@@ -106,6 +129,8 @@ class SuperResolution(LinearOperator):
         return torch.fft.irfft(rows, n=w, dim=-1)[..., ::f].contiguous()
 
     def _rmatvec(self, y):
+        if self.boundary != "circular":
+            return self.padded._rmatvec(y)
         return self._adjoint_of_spectrum(torch.fft.fft2(y))
 
     def _adjoint_of_spectrum(self, spectrum: torch.Tensor) -> torch.Tensor:
@@ -116,6 +141,13 @@ class SuperResolution(LinearOperator):
 
     def _pinv(self, y, eps):
         p = self.gram_symbol.to(y.dtype)
+        if self.boundary != "circular":
+            # The circular operator's (AAᵀ + eps)⁻¹, one FFT on the low-resolution grid,
+            # differs from this one only near the borders: it cuts the CG steps.
+            inverse = circulant_preconditioner(p, eps)
+            return min_norm_solve(self._matvec, self._rmatvec, y, eps,
+                                  lambda r: torch.fft.ifft2(torch.fft.fft2(r) * inverse).real,
+                                  self.cg_tol, self.cg_max_iter)
         if eps > 0:
             inverse = 1 / (p + eps)
         else:
@@ -124,4 +156,5 @@ class SuperResolution(LinearOperator):
         return self._adjoint_of_spectrum(torch.fft.fft2(y) * inverse)
 
     def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, factor={self.factor}, kernel={tuple(self.kernel.shape)}"
+        return (f"{super().extra_repr()}, factor={self.factor}, kernel={tuple(self.kernel.shape)}, "
+                f"boundary={self.boundary!r}")
