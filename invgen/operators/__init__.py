@@ -17,6 +17,7 @@ from invgen.operators.dct import SubsampledDCT
 from invgen.operators.gaussian_cs import GaussianCS
 from invgen.operators.identity import Identity
 from invgen.operators.mask import Mask
+from invgen.operators.padding import BOUNDARIES, Pad, ValidCorrelation
 from invgen.operators.pylops_bridge import PylopsOperator, from_pylops, to_pylops
 from invgen.operators.super_resolution import (
     SuperResolution,
@@ -26,6 +27,7 @@ from invgen.operators.super_resolution import (
 
 __all__ = [
     "Adjoint",
+    "BOUNDARIES",
     "Blur",
     "CheckReport",
     "Composition",
@@ -34,11 +36,13 @@ __all__ = [
     "LinearOperator",
     "Mask",
     "OperatorCheckError",
+    "Pad",
     "PylopsOperator",
     "Scaled",
     "SubsampledDCT",
     "Sum",
     "SuperResolution",
+    "ValidCorrelation",
     "bicubic_kernel",
     "check",
     "from_pylops",
