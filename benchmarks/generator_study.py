@@ -9,6 +9,8 @@ split, which no experiment reports and no generator sees — it measures
   back-projected onto y (what the range holds); ``csgm-bp`` and ``iagan-bp`` from the best
   of ``K`` CSGM starts (the paper's pipeline); ``csgm-avg`` and ``iagan-avg``, the mean of
   the ``K`` back-projected estimates (:func:`invgen.solvers.posterior_mean`);
+- with ``--encoder``, also ``encoder-bp`` (the encoder's guess ``G(E(A⁺y))``, back-projected)
+  and every CSGM/IAGAN row again with start 0 of each face from the encoder (``[enc]``);
 - beside PSNR, **sharpness**: the high-frequency energy of an estimate relative to the
   truth's, ``‖x̂ − blur(x̂)‖² / ‖x − blur(x)‖²`` (1 = as detailed as the truth, < 1 blurrier),
   so that a generator winning PSNR by turning blurry shows it.
@@ -21,6 +23,7 @@ at fixed latents, and the SR ×4 estimates of the first faces).
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
@@ -31,7 +34,9 @@ from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.operators import Blur, Identity
-from invgen.solvers import back_project, csgm_all_starts, iagan
+from invgen.generators.encoder import load_encoder
+from invgen.solvers import back_project, csgm_all_starts, encoder_starts, iagan
+from invgen.solvers.csgm import best_start_rows
 from invgen.solvers.pipeline import bicubic_upsample
 from invgen.tasks import make_operator
 
@@ -51,7 +56,7 @@ def sharpness(estimate: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return detail(estimate) / detail(truth)
 
 
-def evaluate(G, faces: torch.Tensor, args) -> tuple[list[dict], dict[str, torch.Tensor]]:
+def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[str, torch.Tensor]]:
     b, k = len(faces), args.starts
     rows: list[dict] = []
     shown: dict[str, torch.Tensor] = {}
@@ -64,7 +69,7 @@ def evaluate(G, faces: torch.Tensor, args) -> tuple[list[dict], dict[str, torch.
     t0 = time.time()
     projection = csgm_all_starts(Identity(tuple(faces.shape[1:])), faces, G, args.range_steps, 0.1,
                                  args.range_restarts, args.seed, progress=False)
-    best = projection.objective.view(b, args.range_restarts).argmin(1) + torch.arange(b) * args.range_restarts
+    best = best_start_rows(projection.objective, args.range_restarts)
     oracle_x, oracle_z = projection.x[best], projection.z[best]
     record("range", "projection", oracle_x.clamp(0, 1), time.time() - t0)
 
@@ -73,14 +78,19 @@ def evaluate(G, faces: torch.Tensor, args) -> tuple[list[dict], dict[str, torch.
         y = A(faces)
         record(task, "bicubic", bicubic_upsample(A, y))
         record(task, "oracle-bp", back_project(A, y, G(oracle_z).detach()).clamp(0, 1))
-        for weight in args.latent_weight:
-            tag = f"@lw={weight:g}" if len(args.latent_weight) > 1 else ""
+        y_all = y.repeat_interleave(k, dim=0)
+        starts = {"": None}
+        if encoder is not None:
+            z_enc = encoder_starts(encoder, A, y, G, k, args.seed)
+            starts["enc"] = z_enc
+            record(task, "encoder-bp", back_project(A, y, G(z_enc[:, 0]).detach()).clamp(0, 1))
+        for (label, z_init), weight in itertools.product(starts.items(), args.latent_weight):
+            tag = "".join([f"[{label}]" if label else "", f"@lw={weight:g}" if len(args.latent_weight) > 1 else ""])
             t0 = time.time()
             start = csgm_all_starts(A, y, G, args.csgm_steps, 0.1, k, args.seed, latent_weight=weight,
-                                    progress=False)
+                                    z_init=z_init, progress=False)
             t_csgm = time.time() - t0
-            y_all = y.repeat_interleave(k, dim=0)
-            chosen = start.objective.view(b, k).argmin(1) + torch.arange(b) * k  # the paper's pick
+            chosen = best_start_rows(start.objective, k)  # the paper's pick
             csgm_bp = back_project(A, y_all, start.x).clamp(0, 1)
             record(task, f"csgm-bp{tag}", csgm_bp[chosen], t_csgm)
             record(task, f"csgm-avg{tag}", csgm_bp.view(b, k, *faces.shape[1:]).mean(1), t_csgm)
@@ -102,6 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
     parser.add_argument("--generator", nargs="+", default=["default"], help=SPEC_HELP)
+    parser.add_argument("--encoder", nargs="+", default=None,
+                        help="an encoder file (invgen train --recipe encoder) per generator, or 'none'")
     parser.add_argument("--tasks", nargs="+", default=["sr4", "sr8"])
     parser.add_argument("--n-images", type=int, default=8, help="the last N faces of the val split")
     parser.add_argument("--starts", type=int, default=4, help="K CSGM starts per face")
@@ -119,16 +131,20 @@ def main() -> None:
     faces = tuning_faces(args.data, args.n_images)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for spec in args.generator:
+    encoders = args.encoder or ["none"] * len(args.generator)
+    if len(encoders) != len(args.generator):
+        parser.error("--encoder takes one file (or 'none') per --generator")
+    for spec, encoder_path in zip(args.generator, encoders):
         print(f"{spec}: {len(faces)} tuning faces", flush=True)
         G = load_generator(spec)
-        rows, shown = evaluate(G, faces, args)
+        encoder = None if encoder_path == "none" else load_encoder(encoder_path)
+        rows, shown = evaluate(G, encoder, faces, args)
         name = Path(spec).stem if spec != "default" else "default"
         print(f"\n{spec} (tuning faces: last {len(faces)} of val; K = {args.starts} starts; PSNR dB)")
-        print(f"{'task':<6} {'method':<22} {'PSNR':>7} {'sharpness':>10} {'time s':>7}")
+        print(f"{'task':<6} {'method':<28} {'PSNR':>7} {'sharpness':>10} {'time s':>7}")
         for r in rows:
-            print(f"{r['task']:<6} {r['method']:<22} {r['psnr']:>7.2f} {r['sharpness']:>10.2f} {r['seconds']:>7.0f}")
-        (out / f"{name}.json").write_text(json.dumps({"generator": spec, "config": vars(args), "results": rows},
+            print(f"{r['task']:<6} {r['method']:<28} {r['psnr']:>7.2f} {r['sharpness']:>10.2f} {r['seconds']:>7.0f}")
+        (out / f"{name}.json").write_text(json.dumps({"generator": spec, "encoder": encoder_path, "config": vars(args), "results": rows},
                                                      indent=2))
         with torch.no_grad():
             samples = G(G.sample_latent(16, generator=torch.Generator().manual_seed(0)))

@@ -25,7 +25,9 @@ from tqdm import tqdm
 from invgen.arguments import Parser, nonnegative_float, positive_float, positive_int, random_seed
 from invgen.data import load_celeba, save_grid
 from invgen.device import resolve_device
-from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator
+from invgen.generators.encoder import FaceEncoder, export_encoder
+from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator, load_face64
+from invgen.operators import SuperResolution
 
 EMA_DECAY = 0.999
 
@@ -194,8 +196,6 @@ def finetune_reconstruction(
     exactly as the solvers use it. Checkpoints, samples and the export as
     :func:`train_gan`; returns the fine-tuned network.
     """
-    from invgen.generators.face64 import load_face64
-
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
@@ -274,6 +274,74 @@ def finetune_reconstruction(
     return G
 
 
+def train_encoder(
+    images: torch.Tensor,
+    out_dir: str | Path,
+    generator: str | Path,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float = 2e-4,
+    factors: tuple[int, ...] = (1, 2, 4, 8),
+    seed: int = 0,
+    resume: bool = False,
+    max_steps: int | None = None,
+    device: str | torch.device = "cpu",
+) -> FaceEncoder:
+    """Train a :class:`~invgen.generators.encoder.FaceEncoder` for the fixed ``generator``
+    (an ``invgen train`` export): ``min_E Σ ‖G(E(A⁺A x)) − x‖²`` over the training faces,
+    with ``A`` drawn per batch among identity (factor 1) and ``SuperResolution`` by the
+    other ``factors``. Writes ``checkpoint.pt`` every epoch and ``encoder.pt`` at the end.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    data = (images * 255).round().to(torch.uint8).to(device)
+    G = load_face64(generator).to(device).eval().requires_grad_(False)
+    E = FaceEncoder(G.latent_dim, G.network.width).to(device)
+    opt = torch.optim.Adam(E.parameters(), lr=lr)
+    shape = tuple(images.shape[1:])
+    operators = [None if f == 1 else SuperResolution(shape, f).to(device) for f in factors]
+    start_epoch, history = 0, []
+    ckpt_path = out / "checkpoint.pt"
+    if resume and ckpt_path.is_file():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        E.load_state_dict(ckpt["E"])
+        opt.load_state_dict(ckpt["opt"])
+        start_epoch, history = ckpt["epoch"], ckpt["history"]
+        torch.set_rng_state(ckpt["rng"].cpu())
+        print(f"resumed from {ckpt_path} after epoch {start_epoch}")
+
+    steps_per_epoch = len(data) // batch_size
+    step = start_epoch * steps_per_epoch
+    for epoch in range(start_epoch, epochs):
+        t0 = time.time()
+        order = torch.randperm(len(data)).to(device)
+        total = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
+        for i in bar:
+            x = data[order[i * batch_size : (i + 1) * batch_size]].float() / 255
+            A = operators[int(torch.randint(len(operators), ()))]
+            seen = x if A is None else A.pinv(A(x)).clamp(0, 1)
+            loss = (G(E(seen)) - x).square().mean()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            bar.set_postfix(mse=f"{loss.item():.4f}")
+            step += 1
+            if max_steps is not None and step >= max_steps:
+                break
+        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), "mse": total / (i + 1)}
+        history.append(record)
+        print(json.dumps(record), flush=True)
+        _save_atomic({"E": E.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1, "history": history,
+                      "rng": torch.get_rng_state()}, ckpt_path)
+        if max_steps is not None and step >= max_steps:
+            break
+    export_encoder(E, out / "encoder.pt")
+    return E.eval()
+
+
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or Parser(prog="invgen train", description=__doc__,
                                                formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -286,10 +354,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--width", type=positive_int, default=32, help="channel width w of both networks")
     parser.add_argument("--lr", type=positive_float, default=None,
                         help="generator learning rate (default 2e-4 for --recipe gan, 1e-4 for recon)")
-    parser.add_argument("--recipe", default="gan", choices=["gan", "recon"],
+    parser.add_argument("--recipe", default="gan", choices=["gan", "recon", "encoder"],
                         help="gan: train from scratch; recon: fine-tune --init so its range covers the "
-                             "training faces (GLO, one latent per face)")
-    parser.add_argument("--init", default=None, help="recon: the generator file (face64.pt) to fine-tune")
+                             "training faces (GLO, one latent per face); encoder: train the encoder that "
+                             "starts the latent search, for the fixed generator --init")
+    parser.add_argument("--init", default=None, help="recon, encoder: the generator file (face64.pt)")
     parser.add_argument("--lr-latent", type=positive_float, default=3e-2, help="recon: learning rate of the per-face latents")
     parser.add_argument("--adv-weight", type=nonnegative_float, default=0.0,
                         help="recon: weight of an adversarial term that keeps images sharp (0 = none)")
@@ -306,9 +375,14 @@ def run(args: argparse.Namespace) -> None:
     images = load_celeba(args.data, "train", n=args.max_images)
     where = "cuda" if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
     print(f"{images.shape[0]} images; training {args.epochs} epochs on {where}", flush=True)
+    if args.recipe != "gan" and args.init is None:
+        raise FileNotFoundError(f"--recipe {args.recipe} needs a trained generator: pass --init PATH (face64.pt)")
+    if args.recipe == "encoder":
+        train_encoder(images, args.out, args.init, args.epochs, batch_size=args.batch_size, lr=args.lr or 2e-4,
+                      seed=args.seed, resume=args.resume, device=args.device)
+        print(f"wrote {Path(args.out) / 'encoder.pt'}")
+        return
     if args.recipe == "recon":
-        if args.init is None:
-            raise FileNotFoundError("--recipe recon fine-tunes a trained generator: pass --init PATH (face64.pt)")
         finetune_reconstruction(images, args.out, args.init, args.epochs, batch_size=args.batch_size,
                                 lr=args.lr or 1e-4, lr_latent=args.lr_latent, adv_weight=args.adv_weight,
                                 seed=args.seed, resume=args.resume, device=args.device)

@@ -7,7 +7,7 @@ data fidelities for :func:`solve`: ``squared_error`` (the default), ``l1``, ``Hu
 ``PoissonNLL``.
 """
 from invgen.solvers.back_projection import back_project, back_project_noisy
-from invgen.solvers.csgm import csgm, csgm_all_starts
+from invgen.solvers.csgm import csgm, csgm_all_starts, encoder_starts
 from invgen.solvers.dip import dip
 from invgen.solvers.fidelity import Huber, PoissonNLL, l1, squared_error
 from invgen.solvers.iagan import iagan
@@ -16,5 +16,5 @@ from invgen.solvers.posterior import PosteriorEstimate, posterior_mean
 
 __all__ = [
     "Huber", "PoissonNLL", "PosteriorEstimate", "SolveResult", "back_project", "back_project_noisy", "csgm",
-    "csgm_all_starts", "dip", "iagan", "l1", "posterior_mean", "solve", "squared_error",
+    "csgm_all_starts", "dip", "encoder_starts", "iagan", "l1", "posterior_mean", "solve", "squared_error",
 ]
