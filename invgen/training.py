@@ -175,6 +175,7 @@ def finetune_reconstruction(
     lr: float = 1e-4,
     lr_latent: float = 3e-2,
     adv_weight: float = 0.0,
+    latents: str = "per-face",
     seed: int = 0,
     resume: bool = False,
     max_steps: int | None = None,
@@ -193,28 +194,41 @@ def finetune_reconstruction(
     against a spectrally normalised discriminator trained alongside on real faces, on
     reconstructions and on samples ``z̃ ~ N(0, I)``) keeps samples and reconstructions
     sharp. The generator runs in eval mode (batch norm from its fixed running statistics),
-    exactly as the solvers use it. Checkpoints, samples and the export as
-    :func:`train_gan`; returns the fine-tuned network.
+    exactly as the solvers use it.
+
+    ``latents="encoder"`` replaces the per-face latents (each moved once per epoch) by an
+    encoder trained jointly, ``z_i = E(A⁺A x_i)`` with ``A`` drawn per batch as in
+    :func:`train_encoder` (``lr_latent`` is then the encoder's learning rate): every step
+    improves the codes of all faces, and the encoder that comes out starts the latent
+    search (:func:`invgen.solvers.encoder_starts`); it is written as ``encoder.pt``.
+    Checkpoints, samples and the export as :func:`train_gan`; returns the fine-tuned network.
     """
+    if latents not in ("per-face", "encoder"):
+        raise ValueError(f"latents must be 'per-face' or 'encoder', got {latents!r}")
     out = Path(out_dir)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     data = (images * 255).round().to(torch.uint8).to(device)
     G = load_face64(init).network.to(device).eval()
     d = G.latent_dim
-    start = torch.randn(len(data), d, generator=torch.Generator().manual_seed(seed))
-    latents = torch.nn.Embedding(len(data), d, sparse=True).to(device)
-    with torch.no_grad():
-        latents.weight.copy_(F.normalize(start, dim=1) * d**0.5)
+    if latents == "encoder":
+        codes = FaceEncoder(d, G.width).to(device)
+        opt_z = torch.optim.Adam(codes.parameters(), lr=lr_latent)
+        operators = degradations(tuple(images.shape[1:]), device=device)
+    else:
+        start = torch.randn(len(data), d, generator=torch.Generator().manual_seed(seed))
+        codes = torch.nn.Embedding(len(data), d, sparse=True).to(device)
+        with torch.no_grad():
+            codes.weight.copy_(F.normalize(start, dim=1) * d**0.5)
+        opt_z = torch.optim.SparseAdam(codes.parameters(), lr=lr_latent)
     opt_G = torch.optim.Adam(G.parameters(), lr=lr)
-    opt_z = torch.optim.SparseAdam(latents.parameters(), lr=lr_latent)
     D = FaceDiscriminator(G.width).to(device) if adv_weight > 0 else None
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999)) if D is not None else None
     fixed_z = torch.randn(64, d, generator=torch.Generator().manual_seed(seed)).to(device)
 
     start_epoch, history = 0, []
     ckpt_path = out / "checkpoint.pt"
-    parts = [(G, "G"), (latents, "latents"), (opt_G, "opt_G"), (opt_z, "opt_z")]
+    parts = [(G, "G"), (codes, "latents"), (opt_G, "opt_G"), (opt_z, "opt_z")]
     if D is not None:
         parts += [(D, "D"), (opt_D, "opt_D")]
     if resume and ckpt_path.is_file():
@@ -235,7 +249,7 @@ def finetune_reconstruction(
         for i in bar:
             idx = order[i * batch_size : (i + 1) * batch_size]
             real = data[idx].float() / 127.5 - 1
-            recon = G(latents(idx))
+            recon = G(codes(degrade((real + 1) / 2, operators)) if latents == "encoder" else codes(idx))
             mse = (recon - real).square().mean()
             loss = mse
             if D is not None:
@@ -253,8 +267,9 @@ def finetune_reconstruction(
             loss.backward()
             opt_G.step()
             opt_z.step()
-            with torch.no_grad():  # back onto the sphere of radius √d
-                latents.weight[idx] = F.normalize(latents.weight[idx], dim=1) * d**0.5
+            if latents == "per-face":
+                with torch.no_grad():  # back onto the sphere of radius √d
+                    codes.weight[idx] = F.normalize(codes.weight[idx], dim=1) * d**0.5
             sums["mse"] += mse.item()
             bar.set_postfix(mse=f"{mse.item():.4f}")
             step += 1
@@ -271,7 +286,22 @@ def finetune_reconstruction(
         if max_steps is not None and step >= max_steps:
             break
     export_generator(G, out / "face64.pt")
+    if latents == "encoder":
+        export_encoder(codes, out / "encoder.pt")
     return G
+
+
+def degradations(shape: tuple[int, int, int], factors: tuple[int, ...] = (1, 2, 4, 8),
+                 device: str | torch.device = "cpu") -> list[SuperResolution | None]:
+    """What an encoder learns to see through: identity (``None``, factor 1) and
+    super-resolution by the other ``factors``."""
+    return [None if f == 1 else SuperResolution(shape, f).to(device) for f in factors]
+
+
+def degrade(x: torch.Tensor, operators: list[SuperResolution | None]) -> torch.Tensor:
+    """``clip(A⁺A x)`` for one operator ``A`` drawn from ``operators`` (``x`` itself for ``None``)."""
+    A = operators[int(torch.randint(len(operators), ()))]
+    return x if A is None else A.pinv(A(x)).clamp(0, 1)
 
 
 def train_encoder(
@@ -299,8 +329,7 @@ def train_encoder(
     G = load_face64(generator).to(device).eval().requires_grad_(False)
     E = FaceEncoder(G.latent_dim, G.network.width).to(device)
     opt = torch.optim.Adam(E.parameters(), lr=lr)
-    shape = tuple(images.shape[1:])
-    operators = [None if f == 1 else SuperResolution(shape, f).to(device) for f in factors]
+    operators = degradations(tuple(images.shape[1:]), factors, device)
     start_epoch, history = 0, []
     ckpt_path = out / "checkpoint.pt"
     if resume and ckpt_path.is_file():
@@ -320,9 +349,7 @@ def train_encoder(
         bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
         for i in bar:
             x = data[order[i * batch_size : (i + 1) * batch_size]].float() / 255
-            A = operators[int(torch.randint(len(operators), ()))]
-            seen = x if A is None else A.pinv(A(x)).clamp(0, 1)
-            loss = (G(E(seen)) - x).square().mean()
+            loss = (G(E(degrade(x, operators))) - x).square().mean()
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -359,7 +386,10 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
                              "training faces (GLO, one latent per face); encoder: train the encoder that "
                              "starts the latent search, for the fixed generator --init")
     parser.add_argument("--init", default=None, help="recon, encoder: the generator file (face64.pt)")
-    parser.add_argument("--lr-latent", type=positive_float, default=3e-2, help="recon: learning rate of the per-face latents")
+    parser.add_argument("--latents", default="per-face", choices=["per-face", "encoder"],
+                        help="recon: one free latent per face (GLO), or an encoder trained jointly")
+    parser.add_argument("--lr-latent", type=positive_float, default=None,
+                        help="recon: learning rate of the per-face latents (default 3e-2) or of the encoder (5e-4)")
     parser.add_argument("--adv-weight", type=nonnegative_float, default=0.0,
                         help="recon: weight of an adversarial term that keeps images sharp (0 = none)")
     parser.add_argument("--seed", type=random_seed, default=0)
@@ -384,7 +414,8 @@ def run(args: argparse.Namespace) -> None:
         return
     if args.recipe == "recon":
         finetune_reconstruction(images, args.out, args.init, args.epochs, batch_size=args.batch_size,
-                                lr=args.lr or 1e-4, lr_latent=args.lr_latent, adv_weight=args.adv_weight,
+                                lr=args.lr or 1e-4, adv_weight=args.adv_weight, latents=args.latents,
+                                lr_latent=args.lr_latent or (5e-4 if args.latents == "encoder" else 3e-2),
                                 seed=args.seed, resume=args.resume, device=args.device)
     else:
         train_gan(images, args.out, args.epochs, batch_size=args.batch_size, latent_dim=args.latent_dim,

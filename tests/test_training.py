@@ -70,3 +70,20 @@ def test_reconstruction_finetune_moves_the_range_toward_the_faces_and_resumes(tm
                             adv_weight=0.1, resume=True)
     assert [h["epoch"] for h in torch.load(tmp_path / "recon" / "checkpoint.pt", weights_only=False)["history"]] == list(range(1, 8))
     assert load_face64(tmp_path / "recon" / "face64.pt").latent_dim == 8
+
+
+def test_reconstruction_finetune_with_a_joint_encoder_writes_both_networks(tmp_path):
+    from invgen.generators.encoder import load_encoder
+    from invgen.training import export_generator, finetune_reconstruction
+
+    images = torch.nn.functional.interpolate(torch.rand(8, 3, 4, 4, generator=torch.Generator().manual_seed(0)),
+                                             size=64, mode="bilinear")
+    export_generator(train_gan(images, tmp_path / "gan", epochs=1, batch_size=4, latent_dim=8, width=4,
+                               max_steps=1), tmp_path / "init.pt")
+    finetune_reconstruction(images, tmp_path / "ae", tmp_path / "init.pt", epochs=6, batch_size=4, lr=1e-2,
+                            lr_latent=1e-2, latents="encoder")
+    mse = [h["mse"] for h in torch.load(tmp_path / "ae" / "checkpoint.pt", weights_only=False)["history"]]
+    assert mse[-1] < 0.9 * mse[0]
+    G, E = load_face64(tmp_path / "ae" / "face64.pt"), load_encoder(tmp_path / "ae" / "encoder.pt")
+    with torch.no_grad():
+        assert G(E(images)).shape == images.shape
