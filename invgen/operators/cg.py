@@ -55,12 +55,22 @@ def min_norm_solve(
     matvec: Apply, rmatvec: Apply, y: torch.Tensor, eps: float, precondition: Apply,
     tol: float = 1e-8, max_iter: int = 1000,
 ) -> torch.Tensor:
-    """``x = Aᵀ u`` with ``(AAᵀ + eps·I) u = y`` solved by preconditioned CG.
+    """``A⁺ y`` (``eps = 0``) or ``Aᵀ(AAᵀ + eps·I)⁻¹ y`` (``eps > 0``) by preconditioned CG,
+    ``precondition`` approximating ``(AAᵀ + eps·I)⁻¹``.
 
-    ``x`` lies in the range of ``Aᵀ`` whatever ``u`` is, so it is ``A⁺ y`` (``eps = 0``,
-    ``y`` in the range of ``A``) or ``Aᵀ(AAᵀ + eps·I)⁻¹ y``; CG stops on the residual
-    ``‖y − A x − eps·u‖``, i.e. on how well ``x`` reproduces ``y``. ``precondition``
-    approximates ``(AAᵀ + eps·I)⁻¹``.
+    ``eps > 0``: ``x = Aᵀ u`` with ``(AAᵀ + eps·I) u = y``, a positive definite system; CG
+    stops on ``‖y − A x − eps·u‖``, i.e. on how well ``x`` reproduces ``y``.
+
+    ``eps = 0``: ``AAᵀ`` is singular for a rank-deficient ``A`` (a box blur, a zero
+    boundary), and then ``y`` has a part outside its range that CG on ``AAᵀ u = y`` blows
+    up (‖x‖ ~ 1e19). Instead CG runs on the normal equations ``AᵀA x = Aᵀ y``, which are
+    consistent for every ``y``, preconditioned by ``Aᵀ C² A`` with ``C`` = ``precondition``
+    (``(AᵀA)⁺ = Aᵀ (AAᵀ)⁺² A``): from ``x = 0`` every iterate lies in the range of ``Aᵀ``,
+    so the limit is the minimum-norm least-squares solution ``A⁺ y``. It stops on
+    ``‖Aᵀ(y − A x)‖ ≤ tol·‖Aᵀ y‖``.
     """
-    u = conjugate_gradient(lambda v: matvec(rmatvec(v)) + eps * v, y, tol, max_iter, precondition)
-    return rmatvec(u)
+    if eps > 0:
+        u = conjugate_gradient(lambda v: matvec(rmatvec(v)) + eps * v, y, tol, max_iter, precondition)
+        return rmatvec(u)
+    return conjugate_gradient(lambda v: rmatvec(matvec(v)), rmatvec(y), tol, max_iter,
+                              lambda r: rmatvec(precondition(precondition(matvec(r)))))
