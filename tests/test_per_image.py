@@ -1,0 +1,132 @@
+"""Per-image weights: the grouped path (one network call for the batch) gives the same
+outputs and gradients as vmap over functional_call, and keeps every image's θ its own."""
+import pytest
+import torch
+from torch import nn
+
+from invgen.generators import wrap
+from invgen.generators.face64 import build_face64
+from invgen.operators import Identity
+from invgen.priors import DeepImagePrior, ImageAdaptivePrior
+from invgen.priors import _per_image
+from invgen.priors._per_image import PerImageWeights
+from invgen.solvers import solve
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _randomise(network: nn.Module, seed: int) -> None:
+    """Random weights and batch-norm statistics, so that no layer is close to the identity."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in network.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen, dtype=p.dtype) / p[0].numel() ** 0.5)
+        for m in network.modules():
+            if isinstance(m, nn.BatchNorm1d | nn.BatchNorm2d):
+                m.running_mean.copy_(torch.randn(m.num_features, generator=gen, dtype=m.running_mean.dtype))
+                m.running_var.uniform_(0.5, 2.0, generator=gen)
+
+
+def _spread(weights: PerImageWeights, seed: int) -> None:
+    """Make the images' copies differ, as they do after a few steps."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in weights.params.values():
+            p.mul_(1 + 0.2 * torch.randn(p.shape, generator=gen, dtype=p.dtype))
+
+
+def _outputs_and_gradients(weights: PerImageWeights, call, inputs: torch.Tensor, seed: int):
+    inputs = inputs.detach().clone().requires_grad_()
+    out = call(inputs)
+    probe = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    grads = torch.autograd.grad((out * probe).sum(), [inputs, *weights.params.values()])
+    return out.detach(), grads
+
+
+def _assert_paths_agree(weights: PerImageWeights, inputs: torch.Tensor) -> None:
+    assert weights.steps is not None, "this network should run on the grouped path"
+    out, grads = _outputs_and_gradients(weights, weights.call_grouped, inputs, 7)
+    expected_out, expected_grads = _outputs_and_gradients(weights, weights.call_vmap, inputs, 7)
+    torch.testing.assert_close(out, expected_out, rtol=1e-12, atol=1e-12)
+    names = ["inputs", *weights.params]
+    for name, g, e in zip(names, grads, expected_grads):
+        assert name == "inputs" or g.is_contiguous(), f"{name}: the fused Adam would copy a strided gradient"
+        torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12 * e.abs().max().item(), msg=name)
+
+
+@pytest.mark.parametrize("fold_max", [0, 10**9], ids=["grouped-convolutions", "products-and-col2im"])
+def test_default_face_generator_grouped_equals_vmap_in_float64(monkeypatch, fold_max):
+    """The default architecture (narrower, for speed), both ways of running its transposed convolutions."""
+    monkeypatch.setattr(_per_image, "FOLD_MAX", fold_max)
+    G = build_face64(latent_dim=16, width=4).double()
+    _randomise(G, seed=1)
+    weights = PerImageWeights(G, 3)
+    _spread(weights, seed=2)
+    _assert_paths_agree(weights, torch.randn(3, 16, dtype=torch.float64))
+
+
+def test_default_face_generator_at_full_width_grouped_equals_vmap():
+    """Width 32 as shipped, so the size rule picks products for some layers and grouped convolutions for others."""
+    G = build_face64(latent_dim=128, width=32).double()
+    _randomise(G, seed=3)
+    weights = PerImageWeights(G, 2)
+    _spread(weights, seed=4)
+    _assert_paths_agree(weights, torch.randn(2, 128, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("fold_max", [0, 10**9], ids=["grouped-convolutions", "products-and-col2im"])
+def test_every_supported_layer_grouped_equals_vmap(monkeypatch, fold_max):
+    """Biases, groups, reflection padding, output padding, a 1-D batch norm without affine weights."""
+    monkeypatch.setattr(_per_image, "FOLD_MAX", fold_max)
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Linear(5, 24), nn.BatchNorm1d(24, affine=False), nn.LeakyReLU(0.2),
+        nn.Unflatten(1, (6, 2, 2)),
+        nn.ConvTranspose2d(6, 4, 3, stride=2, padding=1, output_padding=1, groups=2), nn.BatchNorm2d(4), nn.ELU(),
+        nn.Conv2d(4, 6, 3, padding=1, padding_mode="reflect", groups=2), nn.SiLU(),
+        nn.Conv2d(6, 4, 3, stride=2, padding=1, bias=False), nn.Tanh(),
+        nn.Flatten(), nn.Linear(16, 3 * 4 * 4), nn.Unflatten(1, (3, 4, 4)), nn.Sigmoid(),
+    ).double().eval()
+    _randomise(net, seed=5)
+    weights = PerImageWeights(wrap(net, 5, output_range=(0.0, 1.0)), 4)
+    _spread(weights, seed=6)
+    _assert_paths_agree(weights, torch.randn(4, 5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("network", [
+    lambda: nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8)).train(),  # batch statistics mix the images
+    lambda: nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8, track_running_stats=False)).eval(),
+    lambda: nn.Sequential(nn.Linear(4, 8), nn.Flatten(0)),  # flattens the images together
+    lambda: nn.Sequential(nn.Linear(4, 8), nn.PReLU()),  # a layer it does not know
+    lambda: nn.Sequential(nn.Linear(4, 8), nn.Sequential(nn.Linear(8, 8), nn.Dropout())),
+], ids=["batch-norm-training", "batch-norm-no-running-stats", "flatten-batch", "unknown-layer", "nested-unknown"])
+def test_networks_it_cannot_group_fall_back_to_vmap(network):
+    assert PerImageWeights(network(), 3).steps is None
+
+
+def test_the_deep_image_prior_runs_on_vmap():
+    assert DeepImagePrior((1, 8, 8), 2, channels=4, depth=2, input_channels=4).network.steps is None
+
+
+def test_image_adaptive_prior_on_the_grouped_path_freezes_a_stopped_image():
+    """A stopped image's θ and z stay put while the other image keeps fitting (the solver
+    restores its rows after each step; the grouped path must keep the images on dim 0)."""
+    G = build_face64(latent_dim=8, width=2)
+    _randomise(G, seed=8)
+    z = torch.randn(2, 8, generator=torch.Generator().manual_seed(9))
+    prior = ImageAdaptivePrior(G, z, lr_z=1e-2, lr_theta=1e-2)
+    assert prior.network.steps is not None
+    A = Identity((3, 64, 64))
+    y = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(10))
+    snapshots = []
+
+    def stop_first_at_2(step, x, objective, state):
+        snapshots.append({k: v.detach().clone() for k, v in prior.network.params.items()})
+        return torch.tensor([step >= 2, False])
+
+    result = solve(A, y, prior, 6, callbacks=[stop_first_at_2], progress=False)
+    assert result.stop_step.tolist() == [2, 5]
+    final = {k: v.detach() for k, v in prior.network.params.items()}
+    assert all(torch.equal(final[k][0], snapshots[2][k][0]) for k in final)
+    assert all(not torch.equal(final[k][1], snapshots[2][k][1]) for k in final)
+    assert result.objective[1] < result.history[0, 1]
