@@ -59,3 +59,14 @@ def test_a_file_that_is_not_an_encoder_is_refused(generator_file, tmp_path):
         load_encoder(generator_file)
     export_encoder(FaceEncoder(8, 4), tmp_path / "e.pt")
     assert load_encoder(tmp_path / "e.pt").latent_dim == 8
+
+
+def test_the_pipeline_starts_csgm_from_the_encoder(faces, generator_file):
+    from invgen.solvers.pipeline import Budget, reconstruct
+
+    G, E = load_face64(generator_file), FaceEncoder(8, 4).eval()
+    A = SuperResolution((3, 64, 64), 8)
+    y = A(faces[:2])
+    first = reconstruct(A, y, ["csgm"], G, encoder=E, budget=Budget(csgm_steps=1), progress=False)["csgm"]
+    with torch.no_grad():
+        torch.testing.assert_close(first, G(E(A.pinv(y).clamp(0, 1))))

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from invgen.generators import Generator
 from invgen.operators import LinearOperator, SuperResolution
 from invgen.solvers.back_projection import back_project_noisy
-from invgen.solvers.csgm import best_start_rows, csgm_all_starts
+from invgen.solvers.csgm import best_start_rows, csgm_all_starts, encoder_starts
 from invgen.solvers.dip import dip
 from invgen.solvers.iagan import iagan
 from invgen.solvers.posterior import average_starts
@@ -63,12 +63,17 @@ def reconstruct(
     methods: list[str] | tuple[str, ...],
     generator: Generator | None = None,
     *,
+    encoder: torch.nn.Module | None = None,
     noise_std: float = 0.0,
     budget: Budget = Budget(),
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Estimates ``(B, *A.in_shape)`` of each method in ``methods`` (names in :data:`METHODS`)."""
+    """Estimates ``(B, *A.in_shape)`` of each method in ``methods`` (names in :data:`METHODS`).
+
+    ``encoder`` (trained with ``generator``, e.g. :func:`~invgen.generators.encoder.load_default_encoder`)
+    gives each image's first CSGM start, ``E(A⁺y)`` (:func:`~invgen.solvers.csgm.encoder_starts`).
+    """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
@@ -92,8 +97,9 @@ def reconstruct(
     per_start: dict[str, torch.Tensor] = {}
     y_all = y.repeat_interleave(budget.samples, dim=0)
     if bases & set(GENERATIVE):
+        z_init = None if encoder is None else encoder_starts(encoder, A, y, generator, starts, seed)
         start = csgm_all_starts(A, y, generator, budget.csgm_steps, budget.csgm_lr, starts, seed,
-                                latent_weight=budget.latent_weight, progress=progress)
+                                latent_weight=budget.latent_weight, z_init=z_init, progress=progress)
         if budget.samples == 1:
             start = start.select(best_start_rows(start.objective, starts))
         per_start["csgm"] = start.x
