@@ -7,6 +7,7 @@ import time
 from collections import Counter
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -24,6 +25,9 @@ from invgen.generators import CheckpointMismatchError
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
 
 # What the library raises for a user's mistake: printed like a UsageError, one line, exit code 2.
+if TYPE_CHECKING:
+    from invgen.operators import LinearOperator
+
 USER_ERRORS = (FileNotFoundError, CheckpointMismatchError, DeviceUnavailableError, UnknownGeneratorKind)
 # The smallest image every metric takes (SSIM's 11×11 window).
 MIN_SIZE = 11
@@ -124,10 +128,105 @@ def check_reconstruct(args: argparse.Namespace) -> tuple[str, Path]:
                          f"task (srF, e.g. sr4), got --task {args.task}")
     if args.size < MIN_SIZE:
         raise UsageError(f"--size must be ≥ {MIN_SIZE} (SSIM's window), got {args.size}")
+    check_measured_flags(args, kind)
     out = check_output_folder(args.out)
     if out.is_dir() and any(out.iterdir()) and not args.overwrite:
         raise UsageError(f"--out {out} is not empty; pass --overwrite to replace files there, or choose a new folder")
     return method, out
+
+
+def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
+    """The flags of measured inputs fit the task: ``--mask`` only for inpainting, ``--kernel``
+    only for ``blur`` (no ``:SIGMA``), all three only with ``--measured``; a measured
+    inpainting needs its mask, a measured denoising its noise level."""
+    from invgen.tasks import MEASURABLE
+
+    if args.mask is not None and kind != "inpaint":
+        raise UsageError(f"--mask marks the known pixels of --task inpaint, not of --task {args.task}")
+    if args.kernel is not None and (kind != "blur" or ":" in args.task):
+        raise UsageError(f"--kernel is the blur of --task blur (without :SIGMA), not of --task {args.task}")
+    if not args.measured:
+        for flag, value in (("--mask", args.mask), ("--kernel", args.kernel), ("--resize", args.resize)):
+            if value:
+                raise UsageError(f"{flag} applies to --measured images (simulated experiments use the task's own "
+                                 "operator and are resized to the generator's size)")
+        return
+    if kind not in MEASURABLE:
+        raise UsageError(f"--measured takes an image y of --task srF, blur, inpaint or denoise; --task {args.task} "
+                         "measures vectors, not images")
+    if kind == "inpaint" and args.mask is None:
+        raise UsageError("--task inpaint with --measured needs --mask MASK.png, your mask (white = known)")
+    if kind == "denoise" and args.noise == 0:
+        raise UsageError("--task denoise with --measured needs --noise SIGMA, the noise level of your image "
+                         "(in [0, 1] units, e.g. 0.05)")
+
+
+def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torch.Tensor, LinearOperator, str]:
+    """The measured images ``y`` (B, 3, h, w) of ``args.images``, their operator ``A`` and its
+    boundary. With a generator ``y`` must measure the generator's size (or ``--resize``);
+    otherwise the estimate has the size ``y`` measures. :class:`UsageError` naming the
+    file or flag otherwise."""
+    from invgen.data import decode_image, read_kernel, read_mask
+    from invgen.tasks import image_shape, make_operator, parse_task
+
+    kind, factor = parse_task(args.task)
+    factor = int(factor) if kind == "sr" else 1
+    expected = None
+    if G is not None:
+        side = G.image_shape()[-1]
+        if side % factor:
+            raise UsageError(f"--task {args.task}: the generator's {side}×{side} images are not a multiple of {factor}")
+        expected = side // factor
+    images = []
+    for path, name in zip(args.images, names):
+        try:
+            image, notes = decode_image(path)
+            if expected is not None and tuple(image.shape[1:]) != (expected, expected):
+                if not args.resize:
+                    raise UsageError(
+                        f"{path} is {image.shape[2]}×{image.shape[1]}; --task {args.task} with the generator's "
+                        f"{expected * factor}×{expected * factor} images expects a {expected}×{expected} measured "
+                        "image (pass --resize to resize it, or use a method without a generator: pinv, dip"
+                        f"{', bicubic' if kind == 'sr' else ''})")
+                image, notes = decode_image(path, size=expected)
+        except (FileNotFoundError, ValueError) as err:
+            raise UsageError(str(err)) from None
+        if notes or name != Path(path).stem:
+            print(f"{path}{f' (written as {name})' if name != Path(path).stem else ''}: {'; '.join(notes) or 'as is'}")
+        images.append(image)
+    sizes = {tuple(im.shape[1:]) for im in images}
+    if len(sizes) > 1:
+        listed = ", ".join(f"{p} {im.shape[2]}×{im.shape[1]}" for p, im in zip(args.images, images))
+        raise UsageError(f"--measured images must share one size to run as a batch: {listed}")
+    y = torch.stack(images)
+    mask = kernel = None
+    if args.mask is not None:
+        try:
+            mask = read_mask(args.mask)
+        except (FileNotFoundError, ValueError) as err:
+            raise UsageError(f"--mask: {err}") from None
+        if tuple(mask.shape) != tuple(y.shape[-2:]):
+            if not args.resize:
+                raise UsageError(f"--mask {args.mask} is {mask.shape[1]}×{mask.shape[0]} but the measured image is "
+                                 f"{y.shape[-1]}×{y.shape[-2]}: the mask marks its pixels")
+            mask = torch.nn.functional.interpolate(mask[None, None], size=tuple(y.shape[-2:]), mode="nearest")[0, 0]
+            print(f"--mask {args.mask}: resized (nearest) to {y.shape[-1]}×{y.shape[-2]}, the measured image's size")
+    if args.kernel is not None:
+        try:
+            kernel = read_kernel(args.kernel)
+        except (FileNotFoundError, ValueError) as err:
+            raise UsageError(f"--kernel: {err}") from None
+    # A photograph does not wrap around at its borders; simulated experiments keep circular.
+    boundary = "reflect" if kind in ("sr", "blur") else "circular"
+    try:
+        A = make_operator(args.task, image_shape(args.task, tuple(y.shape[1:])), seed=args.seed,
+                          boundary=boundary, mask=mask, kernel=kernel)
+    except ValueError as err:
+        raise UsageError(f"{'--kernel' if kernel is not None else '--task'}: {err}") from None
+    if kind in ("sr", "blur"):
+        print(f"measured photographs: {'super-resolution' if kind == 'sr' else 'blur'} with reflecting borders "
+              "(boundary='reflect'; simulated experiments use circular)")
+    return (A(y) if kind == "inpaint" else y), A, boundary  # a damaged photo's holes are unknown
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
@@ -140,22 +239,27 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     G = _generator(args.generator, device) if args.method in ("csgm", "iagan") else None
     size = G.image_shape()[-1] if G is not None else args.size
     names = output_names(args.images)
-    images = []
-    for path, name in zip(args.images, names):
+    if args.measured:
+        y, A, boundary = measured_inputs(args, names, G)
+        y, A = y.to(device), A.to(device)
+    else:
+        images = []
+        for path, name in zip(args.images, names):
+            try:
+                image, notes = decode_image(path, size=size)
+            except (FileNotFoundError, ValueError) as err:
+                raise UsageError(str(err)) from None
+            images.append(image)
+            if notes or name != Path(path).stem:
+                print(f"{path}{f' (written as {name})' if name != Path(path).stem else ''}: "
+                      f"{'; '.join(notes) or 'as is'}")
+        truth = torch.stack(images).to(device)
         try:
-            image, notes = decode_image(path, size=size)
-        except (FileNotFoundError, ValueError) as err:
-            raise UsageError(str(err)) from None
-        images.append(image)
-        if notes or name != Path(path).stem:
-            print(f"{path}{f' (written as {name})' if name != Path(path).stem else ''}: {'; '.join(notes) or 'as is'}")
-    truth = torch.stack(images).to(device)
-    try:
-        A = make_operator(args.task, tuple(truth.shape[1:]), seed=args.seed).to(device)
-    except ValueError as err:
-        raise UsageError(f"--task: {err}") from None
-    noise = torch.randn(A(truth).shape, generator=torch.Generator().manual_seed(args.seed)).to(device)
-    y = A(truth) + args.noise * noise
+            A = make_operator(args.task, tuple(truth.shape[1:]), seed=args.seed).to(device)
+        except ValueError as err:
+            raise UsageError(f"--task: {err}") from None
+        noise = torch.randn(A(truth).shape, generator=torch.Generator().manual_seed(args.seed)).to(device)
+        y = A(truth) + args.noise * noise
     defaults = Budget()
     budget = Budget(csgm_steps=args.steps or defaults.csgm_steps, restarts=args.restarts,
                     iagan_steps=args.iagan_steps or defaults.iagan_steps,
@@ -164,6 +268,11 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     estimates = reconstruct(A, y, [method], G, noise_std=args.noise, budget=budget, seed=args.seed,
                             progress=not args.quiet)
     seconds = time.time() - t0
+    if args.measured:
+        write_measured(args, names, A, y, estimates[method], method, boundary, out,
+                       {"task": args.task, "method": method, "noise_std": args.noise, "budget": vars(budget),
+                        "seconds": seconds})
+        return
     viz = y if len(A.out_shape) == 3 else A.pinv(y)
     per_image = {}
     for i, (path, name) in enumerate(zip(args.images, names)):
@@ -179,6 +288,34 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     for name, m in per_image.items():
         print(f"{name:<16} {m['psnr']:>8.2f} {m['ssim']:>6.3f}")
     print(f"\nwrote estimates, measurement visualisations and metrics.json to {out}/")
+
+
+def write_measured(args: argparse.Namespace, names: list[str], A: LinearOperator, y: torch.Tensor,
+                   x_hat: torch.Tensor, method: str, boundary: str, out: Path, run: dict) -> None:
+    """With no truth to score against: each estimate, the measurement y and the re-measured
+    estimate A x̂ beside it, and the consistency ‖A x̂ − y‖/‖y‖ in metrics.json."""
+    from invgen.data import save_image
+    from invgen.metrics import consistency
+
+    remeasured = A(x_hat)
+    score = consistency(A, x_hat, y)
+    per_image = {}
+    for i, (path, name) in enumerate(zip(args.images, names)):
+        save_image(y[i], out / f"{name}_measured.png")
+        save_image(remeasured[i], out / f"{name}_{method}_remeasured.png")
+        save_image(x_hat[i], out / f"{name}_{method}.png")
+        per_image[name] = {"source": str(path), "consistency": score[i].item(),
+                           "measured_size": list(y.shape[-2:]), "estimate_size": list(x_hat.shape[-2:])}
+    write_json(out / "metrics.json", {**run, "measured": True, "boundary": boundary, "mask": args.mask,
+                                      "kernel": args.kernel, "images": per_image})
+    print(f"\n{args.task}, {method} on measured images (no truth: consistency ‖A x̂ − y‖/‖y‖), "
+          f"{run['seconds']:.1f} s")
+    print(f"{'image':<16} {'size':>9} {'consistency':>12}")
+    for name, m in per_image.items():
+        size = "×".join(str(s) for s in reversed(m["estimate_size"]))
+        print(f"{name:<16} {size:>9} {m['consistency']:>12.4f}")
+    print(f"\nwrote estimates, measured and re-measured images (NAME_measured.png, NAME_{method}_remeasured.png) "
+          f"and metrics.json to {out}/")
 
 
 # --------------------------------------------------------------------------- train / bench
@@ -221,23 +358,34 @@ def build_parser() -> argparse.ArgumentParser:
     common(demo)
     demo.set_defaults(run=cmd_demo)
 
-    rec = sub.add_parser("reconstruct", help="reconstruct your own images from simulated measurements",
+    rec = sub.add_parser("reconstruct", help="reconstruct images from simulated or --measured measurements",
                          formatter_class=argparse.RawDescriptionHelpFormatter,
-                         description="Simulate y = A x (+ noise) from each IMAGE and reconstruct x.\n"
+                         description="Simulate y = A x (+ noise) from each IMAGE and reconstruct x; with --measured, "
+                                     "each IMAGE is y itself\n(a low-resolution, blurred, damaged or noisy photo) and "
+                                     "there is no truth to score against.\n"
                                      f"tasks: {TASK_HELP}")
     rec.add_argument("images", nargs="+", metavar="IMAGE")
     rec.add_argument("--task", required=True, help=TASK_HELP)
     rec.add_argument("--method", required=True, choices=BASE_METHODS)
     rec.add_argument("--bp", action="store_true", help="back-project the estimate onto {x : Ax = y}")
     rec.add_argument("--noise", type=nonnegative_float, default=0.0, metavar="SIGMA",
-                     help="std of Gaussian noise on y (images in [0, 1])")
+                     help="std of Gaussian noise added to y (images in [0, 1]); with --measured, the noise level "
+                          "of your images (none is added)")
+    rec.add_argument("--measured", action="store_true",
+                     help="each IMAGE is a measurement y (srF: the low-resolution image, the estimate is F× larger; "
+                          "blur, inpaint, denoise: the photo); writes the estimate, A x̂ and ‖A x̂ − y‖/‖y‖")
+    rec.add_argument("--mask", metavar="MASK.png", help="inpaint: your mask, white = known, black = missing")
+    rec.add_argument("--kernel", metavar="K.npy|K.png",
+                     help="blur: your blur kernel (2-D, ≥ 0), normalised to sum 1; centre tap at (kh//2, kw//2)")
+    rec.add_argument("--resize", action="store_true",
+                     help="--measured: resize images (and the mask) that do not fit the generator, instead of refusing")
     rec.add_argument("--generator", default="default", help=SPEC_HELP)
     rec.add_argument("--steps", type=positive_int, default=None, help="CSGM / DIP steps (default 1600 / 2000)")
     rec.add_argument("--iagan-steps", type=positive_int, default=None,
                      help="IAGAN steps (default 500; halved with noise)")
     rec.add_argument("--restarts", type=positive_int, default=1, help="CSGM random restarts (run as one batch)")
     rec.add_argument("--size", type=positive_int, default=64,
-                     help=f"image size for methods without a generator (≥ {MIN_SIZE})")
+                     help=f"image size for methods without a generator (≥ {MIN_SIZE}; simulated inputs)")
     rec.add_argument("--out", default="invgen-out", help="folder for the results (must be empty, or --overwrite)")
     rec.add_argument("--overwrite", action="store_true", help="replace files of an earlier run in --out")
     common(rec)

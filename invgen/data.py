@@ -66,6 +66,52 @@ def decode_image(
     return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous(), notes
 
 
+def read_mask(path: str | Path) -> torch.Tensor:
+    """An inpainting mask drawn as an image: ``(H, W)``, 1 where the pixel is known (white)
+    and 0 where it is missing (black); grey levels count as known from 0.5 up, so an
+    anti-aliased brush edge is split at its middle. Any mode :func:`decode_image` reads.
+    ``ValueError`` if no pixel is known."""
+    grey = decode_image(path)[0].mean(0)
+    mask = (grey >= 0.5).to(torch.float32)
+    if not bool(mask.any()):
+        raise ValueError(f"{path}: no known pixel (white = known, black = missing); the mask is all black")
+    return mask
+
+
+def read_kernel(path: str | Path) -> torch.Tensor:
+    """A blur kernel (point-spread function) ``(kh, kw)`` in float64, normalised to sum 1:
+    a ``.npy`` array, or an image (its grey levels, the mean of R, G and B). The tap at
+    ``(kh // 2, kw // 2)`` is the centre (see :class:`~invgen.operators.Blur`).
+    ``ValueError`` for an array that is not 2-D, has non-finite or negative entries
+    (a blur only averages), or sums to 0."""
+    path = Path(path)
+    if path.suffix.lower() == ".npy":
+        if not path.is_file():
+            raise FileNotFoundError(f"no such kernel file: {path}")
+        with open(path, "rb") as file:
+            if file.read(6) != b"\x93NUMPY":
+                raise ValueError(f"{path} is not a NumPy .npy file (numpy.save writes one)")
+        try:
+            array = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as err:
+            raise ValueError(f"{path}: not a plain numeric .npy array ({str(err).splitlines()[0]})") from None
+        if array.dtype.kind not in "biuf":
+            raise ValueError(f"{path}: expected an array of numbers, got dtype {array.dtype}")
+        kernel = torch.from_numpy(np.asarray(array, dtype=np.float64))
+    else:
+        kernel = decode_image(path)[0].mean(0).double()
+    if kernel.dim() != 2:
+        raise ValueError(f"{path}: a kernel must be 2-D (kh, kw), got shape {tuple(kernel.shape)}")
+    if not bool(torch.isfinite(kernel).all()):
+        raise ValueError(f"{path}: the kernel has non-finite entries")
+    if bool((kernel < 0).any()):
+        raise ValueError(f"{path}: the kernel has negative entries (min {kernel.min().item():.3g}); "
+                         "a blur kernel is a non-negative point-spread function")
+    if kernel.sum() <= 0:
+        raise ValueError(f"{path}: the kernel sums to 0; a blur kernel needs some positive entry")
+    return kernel / kernel.sum()
+
+
 # Modes whose values are not 8-bit, and what maps their full range to [0, 1].
 _WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1}
 _MODE_NAMES = {"1": "1-bit", "L": "grey", "LA": "grey", "P": "palette", "PA": "palette"}

@@ -1,4 +1,5 @@
-"""How good an estimate is, per image: PSNR, SSIM and LPIPS of ``x`` against ``ref``.
+"""How good an estimate is, per image: PSNR, SSIM and LPIPS of ``x`` against ``ref``, and,
+where there is no ``ref`` (a measured photograph), how well ``x`` explains ``y``.
 
 Images are finite float32/float64 ``(B, C, H, W)`` batches (``TypeError``/``ValueError``
 otherwise); every metric returns one value per image, ``(B,)``.
@@ -65,6 +66,16 @@ def ssim(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> torch.T
     c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
     ssim_map = ((2 * mu_x * mu_r + c1) * (2 * cov + c2)) / ((mu_x**2 + mu_r**2 + c1) * (var_x + var_r + c2))
     return ssim_map.flatten(1).mean(1).float()
+
+
+def consistency(A, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """``‖A x − y‖ / ‖y‖`` per image: how far the re-measured estimate is from the
+    measurement (0 for an estimate that reproduces ``y``; about ``σ·√m / ‖y‖`` is what
+    noise of std ``σ`` on ``m`` measurements leaves). ``A`` is an invgen operator."""
+    check_tensor("x", x)
+    check_tensor("y", y)
+    residual = (A(x.detach()) - y.detach()).double().flatten(1).norm(dim=1)
+    return (residual / y.detach().double().flatten(1).norm(dim=1).clamp_min(1e-300)).to(x.dtype)
 
 
 # torchvision's ImageNet checkpoints that lpips' backbones load (torchvision ≥ 0.13 names).

@@ -10,11 +10,18 @@ task           operator
 ``inpaint``    ``Mask.box`` — a missing band over the eyes of an aligned face
 ``denoise``    ``Identity(shape)``
 =============  ==========================================================================
+
+``make_operator(..., kernel=k)`` blurs with your kernel instead, ``mask=m`` keeps your
+pixels, and ``boundary=`` sets blur's and SR's borders. A *measured* image (a photograph,
+no truth) is a ``y`` of a task in :data:`MEASURABLE`; :func:`image_shape` says which ``x``
+it measures.
 """
 from __future__ import annotations
 
 import math
 import re
+
+import torch
 
 from invgen.operators import (
     Blur,
@@ -25,12 +32,15 @@ from invgen.operators import (
     SubsampledDCT,
     SuperResolution,
 )
+from invgen.operators.padding import Boundary
 
 TASK_HELP = "srF (e.g. sr4, sr8), cs:R (e.g. cs:0.1), dct:R, blur or blur:SIGMA, inpaint, denoise"
 DEFAULT_BLUR_SIGMA = 1.5
 # The eye band of an aligned 64×64 CelebA face, as fractions of the image side:
 # rows 22/64–40/64, columns 10/64–54/64.
 EYE_BAND = (22 / 64, 10 / 64, 18 / 64, 44 / 64)
+# Tasks whose measurement is an image, so a photograph can be one.
+MEASURABLE = ("sr", "blur", "inpaint", "denoise")
 
 
 def parse_task(task: str) -> tuple[str, float | None]:
@@ -65,21 +75,52 @@ def _number(text: str) -> float | None:
         return None
 
 
-def make_operator(task: str, shape: tuple[int, int, int], seed: int = 0) -> LinearOperator:
-    """The operator of ``task`` (see the module docstring) for images of ``shape = (C, H, W)``."""
+def image_shape(task: str, measured_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """The shape ``(C, H, W)`` of the images that ``task`` measures as ``measured_shape``:
+    ×F for ``srF``, the same for the other tasks of :data:`MEASURABLE`; ``ValueError``
+    for compressed sensing, whose measurements are not images."""
+    kind, value = parse_task(task)
+    if kind not in MEASURABLE:
+        raise ValueError(f"task {task!r} measures vectors, not images: a measured image can be y of srF, blur, "
+                         "inpaint or denoise")
+    c, h, w = measured_shape
+    return (c, h * int(value), w * int(value)) if kind == "sr" else (c, h, w)
+
+
+def make_operator(
+    task: str,
+    shape: tuple[int, int, int],
+    seed: int = 0,
+    *,
+    boundary: Boundary = "circular",
+    mask: torch.Tensor | None = None,
+    kernel: torch.Tensor | None = None,
+) -> LinearOperator:
+    """The operator of ``task`` (see the module docstring) for images of ``shape = (C, H, W)``.
+
+    ``boundary`` applies to ``srF`` and ``blur``; ``kernel`` (2-D, see
+    :class:`~invgen.operators.Blur`) replaces the Gaussian of ``blur`` (which then takes
+    no ``:SIGMA``); ``mask`` (``(H, W)``, 1 = known) replaces the eye band of ``inpaint``.
+    """
     c, h, w = shape
     n = c * h * w
     kind, value = parse_task(task)
+    if kernel is not None and (kind != "blur" or ":" in task):
+        raise ValueError(f"a kernel is the blur of task 'blur' (without :SIGMA), not of {task!r}")
+    if mask is not None and kind != "inpaint":
+        raise ValueError(f"a mask is the operator of task 'inpaint', not of {task!r}")
     if kind == "sr":
         if h % value or w % value:
             raise ValueError(f"task {task!r}: the factor {value} must divide the image size {h}×{w}")
-        return SuperResolution(shape, int(value))
+        return SuperResolution(shape, int(value), boundary=boundary)
     if kind in ("cs", "dct"):
         op = GaussianCS if kind == "cs" else SubsampledDCT
         return op(shape, max(1, round(value * n)), seed=seed)
     if kind == "blur":
-        return Blur.gaussian(shape, value)
+        return Blur(shape, kernel, boundary) if kernel is not None else Blur.gaussian(shape, value, boundary=boundary)
     if kind == "inpaint":
+        if mask is not None:
+            return Mask(shape, mask)
         top, left, height, width = EYE_BAND
         return Mask.box(shape, round(top * h), round(left * w), round(height * h), round(width * w))
     return Identity(shape)
