@@ -55,22 +55,24 @@ def min_norm_solve(
     matvec: Apply, rmatvec: Apply, y: torch.Tensor, eps: float, precondition: Apply,
     tol: float = 1e-8, max_iter: int = 1000,
 ) -> torch.Tensor:
-    """``A⁺ y`` (``eps = 0``) or ``Aᵀ(AAᵀ + eps·I)⁻¹ y`` (``eps > 0``) by preconditioned CG,
-    ``precondition`` approximating ``(AAᵀ + eps·I)⁻¹``.
+    """``A⁺ y`` (``eps = 0``) or ``Aᵀ(AAᵀ + eps·I)⁻¹ y`` (``eps > 0``) by CG.
 
-    ``eps > 0``: ``x = Aᵀ u`` with ``(AAᵀ + eps·I) u = y``, a positive definite system; CG
-    stops on ``‖y − A x − eps·u‖``, i.e. on how well ``x`` reproduces ``y``.
+    ``eps > 0``: ``x = Aᵀ u`` with ``(AAᵀ + eps·I) u = y``, a positive definite system,
+    preconditioned by ``precondition`` ≈ ``(AAᵀ + eps·I)⁻¹``; CG stops on
+    ``‖y − A x − eps·u‖``, i.e. on how well ``x`` reproduces ``y``.
 
     ``eps = 0``: ``AAᵀ`` is singular for a rank-deficient ``A`` (a box blur, a zero
     boundary), and then ``y`` has a part outside its range that CG on ``AAᵀ u = y`` blows
-    up (‖x‖ ~ 1e19). Instead CG runs on the normal equations ``AᵀA x = Aᵀ y``, which are
-    consistent for every ``y``, preconditioned by ``Aᵀ C² A`` with ``C`` = ``precondition``
-    (``(AᵀA)⁺ = Aᵀ (AAᵀ)⁺² A``): from ``x = 0`` every iterate lies in the range of ``Aᵀ``,
-    so the limit is the minimum-norm least-squares solution ``A⁺ y``. It stops on
-    ``‖Aᵀ(y − A x)‖ ≤ tol·‖Aᵀ y‖``.
+    up (‖x‖ ~ 1e19). Instead plain CG runs on the normal equations ``AᵀA x = Aᵀ y``,
+    consistent for every ``y``: from ``x = 0`` every iterate lies in the range of ``Aᵀ``,
+    so the limit is the minimum-norm least-squares solution ``A⁺ y``; it stops on
+    ``‖Aᵀ(y − A x)‖ ≤ tol·‖Aᵀ y‖``. No preconditioner: the circulant one, applied as
+    ``Aᵀ C² A`` to stay in that range, squares ``C``'s errors and was slower and less
+    accurate on every blur measured (Gaussian σ = 0.8 at 16² reflect: residual 1e-3
+    against 1e-8 without it; a zero-boundary box blur: 0.8 from ``numpy.linalg.pinv``
+    against 5e-9).
     """
     if eps > 0:
         u = conjugate_gradient(lambda v: matvec(rmatvec(v)) + eps * v, y, tol, max_iter, precondition)
         return rmatvec(u)
-    return conjugate_gradient(lambda v: rmatvec(matvec(v)), rmatvec(y), tol, max_iter,
-                              lambda r: rmatvec(precondition(precondition(matvec(r)))))
+    return conjugate_gradient(lambda v: rmatvec(matvec(v)), rmatvec(y), tol, max_iter)

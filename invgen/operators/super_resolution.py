@@ -70,12 +70,11 @@ class SuperResolution(LinearOperator):
     each side) and ``S_f K`` the :class:`~invgen.operators.padding.ValidCorrelation` with
     stride ``f`` (FFTs on the padded grid); ``Aᵀ = Pᵀ (S_f K)ᵀ``, whose ``Pᵀ`` folds the
     border back onto the pixels it copied. The pseudo-inverse is iterative
-    (:func:`~invgen.operators.cg.min_norm_solve`): ``Aᵀu`` with ``(AAᵀ + eps)u = y``
-    solved by conjugate gradients on the low-resolution grid for ``eps > 0``, CG on the
-    normal equations for ``eps = 0`` (minimum norm also when ``A`` is rank-deficient),
-    preconditioned by the circular operator's
-    closed-form ``F⁻¹[1/(P + eps)]F``
-    (:func:`~invgen.operators.padding.circulant_preconditioner`).
+    (:func:`~invgen.operators.cg.min_norm_solve`): for ``eps > 0``, ``Aᵀu`` with
+    ``(AAᵀ + eps)u = y`` solved by conjugate gradients on the low-resolution grid,
+    preconditioned by the circular operator's closed-form ``F⁻¹[1/(P + eps)]F``
+    (:func:`~invgen.operators.padding.circulant_preconditioner`); for ``eps = 0``, plain
+    CG on the normal equations (minimum norm also when ``A`` is rank-deficient).
     """
 
     def __init__(
