@@ -93,7 +93,7 @@ def upfirdn2d(
         x = F.pad(x.reshape(b, c, h, 1, w, 1), (0, up - 1, 0, 0, 0, up - 1)).reshape(b, c, h * up, w * up)
     p0, p1 = pad
     x = F.pad(x, (p0, p1, p0, p1))
-    weight = kernel.flip(0, 1).to(x.dtype).expand(c, 1, *kernel.shape)
+    weight = kernel.flip(0, 1).to(x.dtype).expand(c, 1, *kernel.shape).contiguous()
     return F.conv2d(x, weight, groups=c)[..., ::down, ::down]
 
 
