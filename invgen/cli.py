@@ -351,7 +351,8 @@ def build_parser() -> argparse.ArgumentParser:
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
         p.add_argument("--seed", type=random_seed, default=0, help="seeds latents, noise and random operators")
-        p.add_argument("--quiet", action="store_true", help="no progress bars")
+        p.add_argument("--quiet", action="store_true",
+                       help="no progress (a bar on a terminal, a log line every 10 s otherwise)")
 
     demo = sub.add_parser("demo", help="SR ×4 of a built-in face with every method; writes a PNG panel + JSON")
     demo.add_argument("--out", default="invgen-demo")

@@ -7,11 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-from tqdm.auto import tqdm
 
 from invgen.metrics import psnr
 from invgen.operators import LinearOperator
 from invgen.priors.base import Prior
+from invgen.progress import progress_bar
 from invgen.solvers.fidelity import Fidelity, squared_error
 
 
@@ -156,7 +156,8 @@ def solve(
     are restored after each optimiser step, so momentum or weight decay cannot move
     them). The loop ends when every image has stopped. With a ``reference`` batch
     ``(B, *A.in_shape)`` the PSNR of every step is recorded too. ``progress`` shows a
-    tqdm bar labelled ``desc``. The prior is left at its last iterate; the result holds
+    tqdm bar labelled ``desc`` on a terminal, a log line every few seconds otherwise
+    (:func:`invgen.progress.progress_bar`). The prior is left at its last iterate; the result holds
     the best ones.
     """
     check_measurement(A, y)
@@ -179,7 +180,7 @@ def solve(
     best_x: torch.Tensor | None = None
     best_state: dict[str, torch.Tensor] = {}
     history, psnrs = [], []
-    bar = tqdm(range(steps), desc=desc, disable=not progress, leave=False)
+    bar = progress_bar(range(steps), desc, enabled=progress)
     for step in bar:
         x = prior()
         if x.shape[0] != b:
