@@ -177,10 +177,11 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
         if side % factor:
             raise UsageError(f"--task {args.task}: the generator's {side}×{side} images are not a multiple of {factor}")
         expected = side // factor
-    images = []
+    images, given = [], []  # given: each image's size on disk, (h, w)
     for path, name in zip(args.images, names):
         try:
             image, notes = decode_image(path)
+            given.append(tuple(image.shape[1:]))
             if expected is not None and tuple(image.shape[1:]) != (expected, expected):
                 if not args.resize:
                     raise UsageError(
@@ -205,12 +206,16 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
             mask = read_mask(args.mask)
         except (FileNotFoundError, ValueError) as err:
             raise UsageError(f"--mask: {err}") from None
-        if tuple(mask.shape) != tuple(y.shape[-2:]):
-            if not args.resize:
-                raise UsageError(f"--mask {args.mask} is {mask.shape[1]}×{mask.shape[0]} but the measured image is "
-                                 f"{y.shape[-1]}×{y.shape[-2]}: the mask marks its pixels")
-            mask = torch.nn.functional.interpolate(mask[None, None], size=tuple(y.shape[-2:]), mode="nearest")[0, 0]
-            print(f"--mask {args.mask}: resized (nearest) to {y.shape[-1]}×{y.shape[-2]}, the measured image's size")
+        for path, (h, w) in zip(args.images, given):
+            if tuple(mask.shape) != (h, w):
+                raise UsageError(f"--mask {args.mask} is {mask.shape[1]}×{mask.shape[0]} but {path} is {w}×{h}: "
+                                 "the mask marks the pixels of the measured image")
+        if tuple(mask.shape) != tuple(y.shape[-2:]):  # --resize resized the images: the same crop, then nearest
+            (h, w), side = mask.shape, min(mask.shape)
+            top, left = (h - side) // 2, (w - side) // 2
+            mask = torch.nn.functional.interpolate(mask[None, None, top : top + side, left : left + side],
+                                                   size=tuple(y.shape[-2:]), mode="nearest")[0, 0]
+            print(f"--mask {args.mask}: cropped and resized like the images, to {y.shape[-1]}×{y.shape[-2]}")
     if args.kernel is not None:
         try:
             kernel = read_kernel(args.kernel)

@@ -156,6 +156,24 @@ def test_resize_fits_a_photo_to_the_generator_and_says_so(files, tmp_path, capsy
     assert size(tmp_path / "out" / "face_32_csgm.png") == (64, 64)
 
 
+def test_resize_crops_and_resizes_the_mask_like_the_photo(files, tmp_path, capsys):
+    wide = np.full((96, 128, 3), 200, np.uint8)
+    mask = np.full((96, 128), 255, np.uint8)
+    mask[40:60, 16:40] = 0  # the centred 96×96 square starts at column 16
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    Image.fromarray(mask).save(tmp_path / "wide_mask.png")
+    code = cli.main(["reconstruct", "--measured", str(tmp_path / "wide.png"), "--task", "inpaint", "--mask",
+                     str(tmp_path / "wide_mask.png"), "--method", "csgm", "--generator", str(files / "tiny.pt"),
+                     "--resize", "--out", str(tmp_path / "out"), *FAST])
+    assert code == 0
+    assert "--mask" in capsys.readouterr().out
+    missing = read_image(tmp_path / "out" / "wide_measured.png")[0] == 0
+    columns = missing.any(0).nonzero().flatten().tolist()
+    rows = missing.any(1).nonzero().flatten().tolist()
+    # Cropped: columns 0–23 of the square; resized ×2/3 (nearest): columns 0–15, rows 27–39.
+    assert columns == list(range(16)) and rows == list(range(27, 40))
+
+
 @pytest.mark.parametrize("argv, culprit", [
     (["face_32.png", "--task", "sr4", "--method", "csgm", "--generator", "tiny.pt"], "expects a 16×16"),
     (["face_16.png", "--task", "sr2", "--method", "iagan", "--generator", "tiny.pt"], "expects a 32×32"),
