@@ -54,10 +54,10 @@ def _assert_paths_agree(weights: PerImageWeights, inputs: torch.Tensor) -> None:
         torch.testing.assert_close(g, e, rtol=1e-10, atol=1e-12 * e.abs().max().item(), msg=name)
 
 
-@pytest.mark.parametrize("fold_max", [0, 10**9], ids=["grouped-convolutions", "products-and-col2im"])
-def test_default_face_generator_grouped_equals_vmap_in_float64(monkeypatch, fold_max):
+@pytest.mark.parametrize("skinny", [0, 10**9], ids=["grouped-convolutions", "products-and-col2im"])
+def test_default_face_generator_grouped_equals_vmap_in_float64(monkeypatch, skinny):
     """The default architecture (narrower, for speed), both ways of running its transposed convolutions."""
-    monkeypatch.setattr(_per_image, "FOLD_MAX", fold_max)
+    monkeypatch.setattr(_per_image, "SKINNY", skinny)
     G = build_face64(latent_dim=16, width=4).double()
     _randomise(G, seed=1)
     weights = PerImageWeights(G, 3)
@@ -74,10 +74,10 @@ def test_default_face_generator_at_full_width_grouped_equals_vmap():
     _assert_paths_agree(weights, torch.randn(2, 128, dtype=torch.float64))
 
 
-@pytest.mark.parametrize("fold_max", [0, 10**9], ids=["grouped-convolutions", "products-and-col2im"])
-def test_every_supported_layer_grouped_equals_vmap(monkeypatch, fold_max):
+@pytest.mark.parametrize("skinny", [0, 10**9], ids=["grouped-convolutions", "products-and-col2im"])
+def test_every_supported_layer_grouped_equals_vmap(monkeypatch, skinny):
     """Biases, groups, reflection padding, output padding, a 1-D batch norm without affine weights."""
-    monkeypatch.setattr(_per_image, "FOLD_MAX", fold_max)
+    monkeypatch.setattr(_per_image, "SKINNY", skinny)
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Linear(5, 24), nn.BatchNorm1d(24, affine=False), nn.LeakyReLU(0.2),
