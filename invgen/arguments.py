@@ -82,3 +82,42 @@ def check_output_folder(out: str | Path, flag: str = "--out") -> Path:
         raise UsageError(f"{flag} {out}: no permission to write in {parent}")
     return out
 
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of :class:`~invgen.solvers.pipeline.Budget`, one per field, with its defaults in
+    the help; ``--paper`` starts from the paper's budget instead. Read back with :func:`budget_from`."""
+    from invgen.solvers.pipeline import PAPER, Budget
+
+    ours = Budget()
+    group = parser.add_argument_group("budget (defaults: invgen's, chosen on held-out faces; --paper: the paper's)")
+    group.add_argument("--paper", action="store_true",
+                       help=f"the paper's budget: CSGM {PAPER.csgm_steps} steps from {PAPER.restarts} start, "
+                            f"IAGAN {PAPER.iagan_steps} steps, no averaging, no latent penalty")
+    group.add_argument("--csgm-steps", type=positive_int, default=None, help=f"default {ours.csgm_steps}")
+    group.add_argument("--restarts", type=positive_int, default=None,
+                       help=f"CSGM starts per image, one batch (default {ours.restarts})")
+    group.add_argument("--best-start", action="store_true",
+                       help="keep each image's best start (the paper) instead of averaging the starts' estimates")
+    group.add_argument("--latent-weight", type=nonnegative_float, default=None,
+                       help=f"CSGM's penalty on ‖z‖² (default {ours.latent_weight:g})")
+    group.add_argument("--iagan-steps", type=positive_int, default=None,
+                       help=f"default {ours.iagan_steps}; halved with noise")
+    group.add_argument("--lr-z", type=positive_float, default=None, help=f"IAGAN's lr for z (default {ours.lr_z:g})")
+    group.add_argument("--lr-theta", type=positive_float, default=None,
+                       help=f"IAGAN's lr for θ (default {ours.lr_theta:g})")
+    group.add_argument("--dip-steps", type=positive_int, default=None, help=f"default {ours.dip_steps}")
+
+
+def budget_from(args: argparse.Namespace):
+    """The :class:`~invgen.solvers.pipeline.Budget` the flags of :func:`add_budget_arguments` ask for."""
+    import dataclasses
+
+    from invgen.solvers.pipeline import PAPER, Budget
+
+    base = PAPER if args.paper else Budget()
+    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(Budget)
+               if getattr(args, f.name, None) is not None}
+    if args.best_start:
+        changes["average"] = False
+    return dataclasses.replace(base, **changes)

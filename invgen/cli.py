@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from collections import Counter
@@ -14,6 +15,8 @@ import torch
 from invgen.arguments import (
     Parser,
     UsageError,
+    add_budget_arguments,
+    budget_from,
     check_output_folder,
     nonnegative_float,
     positive_int,
@@ -22,6 +25,7 @@ from invgen.arguments import (
 from invgen.device import DeviceUnavailableError, resolve_device
 from invgen.files import write_json
 from invgen.generators import CheckpointMismatchError
+from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
 
 # What the library raises for a user's mistake: printed like a UsageError, one line, exit code 2.
@@ -49,6 +53,19 @@ def _generator(spec: str, device: torch.device):
         return load_generator(spec).to(device)
     except (FileNotFoundError, CheckpointMismatchError, UnknownGeneratorKind) as err:
         raise UsageError(f"--generator {spec}: {str(err).splitlines()[0]}") from None
+
+
+def _encoder(spec: str, generator_spec: str, G, device: torch.device):
+    """The encoder of ``--encoder`` for the generator ``G``, on ``device`` (``None`` for 'none')."""
+    try:
+        encoder = load_encoder_spec(spec, generator_spec)
+    except (FileNotFoundError, CheckpointMismatchError) as err:
+        raise UsageError(f"--encoder {spec}: {str(err).splitlines()[0]}") from None
+    if encoder is not None and encoder.latent_dim != G.latent_dim:
+        raise UsageError(f"--encoder {spec} makes latents of size {encoder.latent_dim}, but --generator "
+                         f"{generator_spec} takes {G.latent_dim}: pass the encoder trained with that generator, "
+                         "or --encoder none")
+    return None if encoder is None else encoder.to(device)
 
 
 def _evaluate(estimates: dict[str, torch.Tensor], truth: torch.Tensor) -> dict[str, dict[str, float]]:
@@ -236,7 +253,7 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from invgen.data import decode_image, save_image
-    from invgen.solvers.pipeline import Budget, reconstruct
+    from invgen.solvers.pipeline import reconstruct
     from invgen.tasks import make_operator
 
     method, out = check_reconstruct(args)
@@ -265,13 +282,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
             raise UsageError(f"--task: {err}") from None
         noise = torch.randn(A(truth).shape, generator=torch.Generator().manual_seed(args.seed)).to(device)
         y = A(truth) + args.noise * noise
-    defaults = Budget()
-    budget = Budget(csgm_steps=args.steps or defaults.csgm_steps, restarts=args.restarts,
-                    iagan_steps=args.iagan_steps or defaults.iagan_steps,
-                    dip_steps=args.steps or defaults.dip_steps)
+    budget = budget_from(args)
+    if args.steps is not None:
+        budget = dataclasses.replace(budget, csgm_steps=args.steps, dip_steps=args.steps)
     t0 = time.time()
-    estimates = reconstruct(A, y, [method], G, noise_std=args.noise, budget=budget, seed=args.seed,
-                            progress=not args.quiet)
+    encoder = _encoder(args.encoder, args.generator, G, device) if G is not None else None
+    estimates = reconstruct(A, y, [method], G, encoder=encoder, noise_std=args.noise, budget=budget,
+                            seed=args.seed, progress=not args.quiet)
     seconds = time.time() - t0
     if args.measured:
         write_measured(args, names, A, y, estimates[method], method, boundary, out,
@@ -386,10 +403,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--resize", action="store_true",
                      help="--measured: resize images (and the mask) that do not fit the generator, instead of refusing")
     rec.add_argument("--generator", default="default", help=SPEC_HELP)
-    rec.add_argument("--steps", type=positive_int, default=None, help="CSGM / DIP steps (default 1600 / 2000)")
-    rec.add_argument("--iagan-steps", type=positive_int, default=None,
-                     help="IAGAN steps (default 500; halved with noise)")
-    rec.add_argument("--restarts", type=positive_int, default=1, help="CSGM random restarts (run as one batch)")
+    rec.add_argument("--encoder", default="auto", help=ENCODER_HELP)
+    rec.add_argument("--steps", type=positive_int, default=None, help="CSGM and DIP steps (sets both)")
+    add_budget_arguments(rec)
     rec.add_argument("--size", type=positive_int, default=64,
                      help=f"image size for methods without a generator (≥ {MIN_SIZE}; simulated inputs)")
     rec.add_argument("--out", default="invgen-out", help="folder for the results (must be empty, or --overwrite)")

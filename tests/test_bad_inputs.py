@@ -26,6 +26,7 @@ from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
 from invgen.priors import GenerativePrior
 from invgen.solvers import back_project, csgm, dip, iagan
+from invgen.solvers.pipeline import Budget
 from invgen.training import export_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -316,7 +317,7 @@ def test_bench_refuses_to_mix_settings_before_computing(tmp_path, fake_celeba, f
 def test_merge_refuses_shards_of_other_settings_or_the_same_faces(tmp_path, capsys):
     shards = tmp_path / "out" / "shards"
     shards.mkdir(parents=True)
-    config = vars(common.build_parser("inpainting", "x").parse_args([]))
+    config = vars(common.resolve_settings(common.build_parser("inpainting", "x").parse_args([])))
     record = {"task": "inpaint", "noise_std": 0.0, "setting": "inpaint", "method": "pinv", "mse": 0.1, "psnr": 10.0,
               "ssim": 0.5, "image_id": 9001}
 
@@ -328,7 +329,7 @@ def test_merge_refuses_shards_of_other_settings_or_the_same_faces(tmp_path, caps
     write("shard_2_of_2.json", 9002, generator="began:g.pth", iagan_steps=7)
     code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
     assert code == 2 and "generator: 'default' in shard_1_of_2.json, 'began:g.pth' in shard_2_of_2.json" in err
-    assert "iagan_steps: 500 in shard_1_of_2.json, 7 in shard_2_of_2.json" in err
+    assert f"iagan_steps: {Budget().iagan_steps} in shard_1_of_2.json, 7 in shard_2_of_2.json" in err
     write("shard_2_of_2.json", 9001)
     code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
     assert code == 2 and "both hold face 009001" in err

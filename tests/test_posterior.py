@@ -54,10 +54,18 @@ def test_the_pipeline_averages_the_same_estimates_as_posterior_mean(problem):
     from invgen.solvers.pipeline import Budget, reconstruct
 
     G, A, _, y = problem
-    budget = Budget(csgm_steps=30, samples=3, iagan_steps=5)
+    budget = Budget(csgm_steps=30, restarts=3, average=True, latent_weight=0.0, iagan_steps=5)
     est = reconstruct(A, y, ["csgm-bp", "iagan-bp"], G, budget=budget, progress=False)
     ref = posterior_mean(A, y, G, samples=3, csgm_steps=30, iagan_steps=5, progress=False)
     torch.testing.assert_close(est["iagan-bp"], ref.x)
     assert not torch.allclose(est["csgm-bp"], est["iagan-bp"])
-    with pytest.raises(ValueError, match="restarts.*samples"):
-        reconstruct(A, y, ["csgm"], G, budget=Budget(restarts=2, samples=2), progress=False)
+
+
+def test_without_averaging_the_pipeline_keeps_the_best_start_as_the_paper_does(problem):
+    from invgen.solvers.pipeline import PAPER, Budget, reconstruct
+
+    G, A, _, y = problem
+    best = reconstruct(A, y, ["csgm"], G, budget=Budget(csgm_steps=30, restarts=3, average=False,
+                                                        latent_weight=0.0), progress=False)["csgm"]
+    torch.testing.assert_close(best, csgm(A, y, G, steps=30, restarts=3, progress=False).x)
+    assert PAPER.restarts == 1 and not PAPER.average and PAPER.iagan_steps == 500

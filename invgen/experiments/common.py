@@ -22,17 +22,26 @@ import math
 import shlex
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
-from invgen.arguments import Parser, UsageError, check_output_folder, positive_float, positive_int, random_seed
+from invgen.arguments import (
+    Parser,
+    UsageError,
+    add_budget_arguments,
+    budget_from,
+    check_output_folder,
+    positive_int,
+    random_seed,
+)
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
 from invgen.device import resolve_device
 from invgen.files import write_json, write_text
 from invgen.generators import SPEC_HELP, load_generator
+from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec, resolve_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers.pipeline import Budget, reconstruct
 from invgen.tasks import make_operator
@@ -64,12 +73,8 @@ def build_parser(name: str, description: str) -> Parser:
                         help="results folder (default: %(default)s; the committed ones are docs/results/NAME)")
     parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
-    parser.add_argument("--restarts", type=positive_int, default=1, help="CSGM random restarts (one batch)")
-    parser.add_argument("--csgm-steps", type=positive_int, default=Budget.csgm_steps)
-    parser.add_argument("--iagan-steps", type=positive_int, default=Budget.iagan_steps, help="halved under noise")
-    parser.add_argument("--lr-z", type=positive_float, default=Budget.lr_z, help="IAGAN's learning rate for z")
-    parser.add_argument("--lr-theta", type=positive_float, default=Budget.lr_theta, help="IAGAN's learning rate for θ")
-    parser.add_argument("--dip-steps", type=positive_int, default=Budget.dip_steps)
+    parser.add_argument("--encoder", default="auto", help=ENCODER_HELP)
+    add_budget_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=32, help="faces reconstructed together")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return parser
@@ -77,7 +82,9 @@ def build_parser(name: str, description: str) -> Parser:
 
 # The settings that make two shards parts of one experiment: merging shards that differ in
 # any of them would average different experiments (the faces, n_images and shard may differ).
-COMPARED = ("seed", "generator", "restarts", "csgm_steps", "iagan_steps", "lr_z", "lr_theta", "dip_steps")
+COMPARED = ("seed", "generator", "encoder", *(f.name for f in fields(Budget)))
+# What shards written before a setting existed were made with (the paper's budget, no encoder).
+LEGACY = {"encoder": "none", "average": False, "latent_weight": 0.0, "csgm_lr": 0.1}
 
 
 def read_shard(path: Path) -> dict:
@@ -94,10 +101,11 @@ def read_shard(path: Path) -> dict:
 def _shard_settings(shard: dict, defaults: dict) -> dict:
     """What :data:`COMPARED` (plus the tasks and noise levels run) a shard was made with.
 
-    A key missing from an older shard file is read as the parser's default: the shard was
-    written before that flag existed, when its value was fixed at the default."""
+    A key missing from an older shard file is read from :data:`LEGACY`, else as the
+    parser's default: the shard was written before that flag existed, when its value was
+    fixed there."""
     config = shard["config"]
-    settings = {key: config.get(key, defaults[key]) for key in COMPARED}
+    settings = {key: config.get(key, LEGACY.get(key, defaults[key])) for key in COMPARED}
     settings["tasks and noise"] = sorted({(r["task"], r["noise_std"]) for r in shard["records"]})
     return settings
 
@@ -188,8 +196,8 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
         faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(device)
     except ValueError as err:  # a face that does not decode, or is smaller than the CelebA window
         raise UsageError(f"--data: {err}") from None
-    budget = Budget(csgm_steps=args.csgm_steps, restarts=args.restarts, iagan_steps=args.iagan_steps,
-                    lr_z=args.lr_z, lr_theta=args.lr_theta, dip_steps=args.dip_steps)
+    budget = Budget(**{f.name: getattr(args, f.name) for f in fields(Budget)})
+    encoder = load_encoder_spec(args.encoder)
     with_lpips = lpips_available()
     if not with_lpips:
         print(f"no LPIPS column: its backbone weights are not at {backbone_checkpoint('alex')} "
@@ -206,7 +214,8 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
             y = A(truth) + setting.noise_std * noise
             print(f"[{setting.name}] faces {batch_ids[0]:06d}–{batch_ids[-1]:06d}", flush=True)
             t0 = time.time()
-            estimates = reconstruct(A, y, methods, G, noise_std=setting.noise_std, budget=budget, seed=args.seed)
+            estimates = reconstruct(A, y, methods, G, encoder=encoder, noise_std=setting.noise_std, budget=budget,
+                                    seed=args.seed)
             if extra_methods is not None:
                 estimates.update(extra_methods(A, y, setting.noise_std))
             records += _records_for(setting, batch_ids, truth, estimates, time.time() - t0, with_lpips)
@@ -314,14 +323,24 @@ def _slug(name: str) -> str:
     return "".join(c if (c.isascii() and c.isalnum()) or c in ".-" else "_" for c in name.replace("σ", "sigma"))
 
 
+def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
+    """``args`` with the budget and the encoder they ask for written out (``--paper`` and the
+    defaults resolved), so that a shard records the numbers it was made with."""
+    budget = budget_from(args)
+    for field in fields(Budget):
+        setattr(args, field.name, getattr(budget, field.name))
+    args.encoder = resolve_encoder_spec(args.encoder, args.generator)
+    return args
+
+
 def main(name: str, description: str, settings: list[Setting], methods: list[str], argv=None,
          extra_methods=None, figures=None) -> None:
     """``invgen bench NAME [options]``: check every option and ``OUT`` first, then run this
     shard and merge (with ``--shard 1/1``), or only merge (``--merge``)."""
     parser = build_parser(name, description)
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = parser.parse_args(argv)
-    defaults = vars(parser.parse_args([]))
+    args = resolve_settings(parser.parse_args(argv))
+    defaults = vars(resolve_settings(parser.parse_args([])))
     title = description.strip().splitlines()[0]
     resolve_device(args.device)
     try:

@@ -74,3 +74,22 @@ def load_default_encoder() -> FaceEncoder:
                                 "reinstall invgen")
     with resources.as_file(weights) as path:
         return load_encoder(path)
+
+
+ENCODER_HELP = ("the encoder that starts CSGM's search: 'auto' (the default encoder with the default "
+                "generator, none otherwise), 'none', or an encoder file (invgen train --recipe ... --latents encoder)")
+
+
+def resolve_encoder_spec(spec: str, generator_spec: str) -> str:
+    """``'auto'`` → ``'default'`` for the default generator, ``'none'`` for any other; other specs as given."""
+    if spec == "auto":
+        return "default" if generator_spec == "default" else "none"
+    return spec
+
+
+def load_encoder_spec(spec: str, generator_spec: str = "default") -> FaceEncoder | None:
+    """The encoder ``spec`` names (see :data:`ENCODER_HELP`), or ``None``."""
+    spec = resolve_encoder_spec(spec, generator_spec)
+    if spec == "none":
+        return None
+    return load_default_encoder() if spec == "default" else load_encoder(spec)
