@@ -130,3 +130,23 @@ def test_image_adaptive_prior_on_the_grouped_path_freezes_a_stopped_image():
     assert all(torch.equal(final[k][0], snapshots[2][k][0]) for k in final)
     assert all(not torch.equal(final[k][1], snapshots[2][k][1]) for k in final)
     assert result.objective[1] < result.history[0, 1]
+
+
+
+def test_an_image_fits_the_same_on_the_vmap_path_in_any_batch():
+    """vmap returns a linear layer's per-image weight gradient transposed; the fused CPU Adam
+    misread it (image 0 fitted differently at batch 2 than alone) until the solver made it
+    contiguous."""
+    torch.manual_seed(0)
+    G = wrap(nn.Sequential(nn.Linear(4, 48), nn.PReLU(), nn.Unflatten(1, (3, 4, 4)), nn.Tanh()), 4)
+    z0 = torch.randn(2, 4)
+    prior = ImageAdaptivePrior(G, z0, lr_z=1e-2, lr_theta=1e-2)
+    assert prior.network.steps is None
+    params = [p for g in prior.parameter_groups() for p in g["params"]]
+    grads = torch.autograd.grad(prior().sum(), params)
+    assert not all(g.is_contiguous() for g in grads), "vmap no longer returns a strided gradient"
+    A = Identity((3, 4, 4))
+    y = torch.rand(2, 3, 4, 4, generator=torch.Generator().manual_seed(1))
+    both = solve(A, y, prior, 20, progress=False)
+    alone = solve(A, y[:1], ImageAdaptivePrior(G, z0[:1], lr_z=1e-2, lr_theta=1e-2), 20, progress=False)
+    torch.testing.assert_close(both.history[:, 0], alone.history[:, 0], rtol=1e-5, atol=1e-7)

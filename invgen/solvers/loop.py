@@ -235,7 +235,10 @@ def solve(
         loss = torch.where(active, objective, torch.zeros_like(objective)).sum()
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         for p, g in zip(params, grads):
-            p.grad = g
+            # The fused CPU Adam reads a strided gradient as if it were contiguous (torch
+            # 2.13): vmap's transposed gradient of a linear layer's per-image weights got
+            # another entry's update.
+            p.grad = None if g is None else g.contiguous()
         stopped = ~active
         frozen = [p.detach()[stopped] for p in params] if stopped.any() else None
         opt.step()
