@@ -47,6 +47,7 @@ import dataclasses
 import json
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -253,7 +254,7 @@ def main() -> None:
     A = SuperResolution((3, 64, 64), 4).to(device)
     rng = torch.Generator().manual_seed(0)
     steps, repeats = args.steps, args.repeats
-    report = {"device": str(device), "threads": torch.get_num_threads(), "generator": f"face64 ({weights})",
+    report = {"command": "python " + " ".join(sys.argv), "device": str(device), "threads": torch.get_num_threads(), "generator": f"face64 ({weights})",
               "operator": "SuperResolution x4, 64x64 RGB", "steps": steps, "repeats": repeats}
     print(f"device {device} ({torch.get_num_threads()} threads), {weights} face64 generator, SR ×4, "
           f"{steps} steps, median of {repeats}")
