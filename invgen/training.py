@@ -20,14 +20,22 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
 
-from invgen.arguments import Parser, nonnegative_float, positive_float, positive_int, random_seed
-from invgen.data import load_celeba, save_grid
+from invgen.arguments import (
+    Parser,
+    UsageError,
+    check_output_folder,
+    nonnegative_float,
+    positive_float,
+    positive_int,
+    random_seed,
+)
+from invgen.data import celeba_paths, load_celeba, save_grid
 from invgen.device import resolve_device
 from invgen.generators.encoder import FaceEncoder, export_encoder
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator, load_face64
 from invgen.operators import SuperResolution
+from invgen.progress import progress_bar
 
 EMA_DECAY = 0.999
 
@@ -121,7 +129,7 @@ def train_gan(
     for epoch in range(start_epoch, epochs):
         t0 = time.time()
         order = torch.randperm(data.shape[0]).to(device)
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
+        bar = progress_bar(range(steps_per_epoch), f"epoch {epoch + 1}/{epochs}")
         sums = {"loss_D": 0.0, "loss_G": 0.0}
         for i in bar:
             real = data[order[i * batch_size : (i + 1) * batch_size]].float() / 127.5 - 1
@@ -245,7 +253,7 @@ def finetune_reconstruction(
         t0 = time.time()
         order = torch.randperm(len(data)).to(device)
         sums = {"mse": 0.0, "loss_D": 0.0, "loss_adv": 0.0}
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
+        bar = progress_bar(range(steps_per_epoch), f"epoch {epoch + 1}/{epochs}")
         for i in bar:
             idx = order[i * batch_size : (i + 1) * batch_size]
             real = data[idx].float() / 127.5 - 1
@@ -346,7 +354,7 @@ def train_encoder(
         t0 = time.time()
         order = torch.randperm(len(data)).to(device)
         total = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch + 1}/{epochs}", leave=False)
+        bar = progress_bar(range(steps_per_epoch), f"epoch {epoch + 1}/{epochs}")
         for i in bar:
             x = data[order[i * batch_size : (i + 1) * batch_size]].float() / 255
             loss = (G(E(degrade(x, operators))) - x).square().mean()
@@ -399,14 +407,31 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     return parser
 
 
+def check_run(args: argparse.Namespace) -> None:
+    """Every check of ``invgen train`` that needs no training image: the recipe's generator
+    (``--init``, read once), ``--out``, the device, and how many images the split holds
+    against ``--max-images`` and ``--batch-size``. :class:`UsageError` (or the loaders'
+    one-line errors) otherwise."""
+    resolve_device(args.device)
+    check_output_folder(args.out)
+    if args.recipe != "gan":
+        if args.init is None:
+            raise UsageError(f"--recipe {args.recipe} needs a trained generator: pass --init PATH (face64.pt)")
+        load_face64(args.init)
+    try:
+        available = len(celeba_paths(args.data, "train", args.max_images))
+    except ValueError as err:
+        raise UsageError(f"--max-images {args.max_images}: {err}") from None
+    if available < args.batch_size:
+        raise UsageError(f"--batch-size {args.batch_size} is larger than the {available} training images")
+
+
 def run(args: argparse.Namespace) -> None:
-    resolve_device(args.device)  # fail before loading 9,000 images
+    check_run(args)  # before loading 9,000 images
     print(f"loading CelebA train split from {args.data} ...", flush=True)
     images = load_celeba(args.data, "train", n=args.max_images)
     where = "cuda" if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
     print(f"{images.shape[0]} images; training {args.epochs} epochs on {where}", flush=True)
-    if args.recipe != "gan" and args.init is None:
-        raise FileNotFoundError(f"--recipe {args.recipe} needs a trained generator: pass --init PATH (face64.pt)")
     if args.recipe == "encoder":
         train_encoder(images, args.out, args.init, args.epochs, batch_size=args.batch_size, lr=args.lr or 2e-4,
                       seed=args.seed, resume=args.resume, device=args.device)

@@ -461,3 +461,35 @@ def test_non_finite_or_out_of_range_hyper_parameters_are_refused(data, method, v
         return  # no noise and no latent penalty are valid
     with pytest.raises(ValueError, match=name):
         _solve(method, G, **{name: value})
+
+
+@pytest.fixture
+def fake_train(tmp_path):
+    rng = np.random.default_rng(0)
+    root = tmp_path / "train"
+    root.mkdir()
+    for i in range(1, 5):
+        Image.fromarray(rng.integers(0, 256, (109, 89, 3), dtype=np.uint8)).save(root / f"{i:06d}.jpg")
+    return root
+
+
+TRAIN_CASES = [
+    (["--max-images", "9001"], "--max-images"),
+    (["--max-images", "4"], "--batch-size"),
+    (["--max-images", "4", "--batch-size", "2", "--recipe", "recon"], "--init"),
+    (["--max-images", "4", "--batch-size", "2", "--recipe", "recon", "--init", "FACE"], "face"),
+    (["--max-images", "4", "--batch-size", "2", "--out", "FACE"], "is a file"),
+]
+
+
+@pytest.mark.parametrize("extra, culprit", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES])
+def test_train_checks_its_data_and_files_before_loading_images(extra, culprit, files, fake_train, tmp_path, capsys,
+                                                               monkeypatch):
+    from invgen import training
+
+    monkeypatch.setattr(training, "load_celeba", lambda *a, **k: pytest.fail("loaded images before refusing"))
+    argv = ["train", "--data", str(fake_train), "--out", str(tmp_path / "run"),
+            *[files["face"] if a == "FACE" else a for a in extra]]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 2 and culprit in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "run").exists()
