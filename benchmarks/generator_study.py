@@ -87,8 +87,9 @@ def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[st
         for (label, z_init), weight in itertools.product(starts.items(), args.latent_weight):
             tag = "".join([f"[{label}]" if label else "", f"@lw={weight:g}" if len(args.latent_weight) > 1 else ""])
             t0 = time.time()
-            start = csgm_all_starts(A, y, G, args.csgm_steps, 0.1, k, args.seed, latent_weight=weight,
-                                    z_init=z_init, progress=False)
+            steps = args.enc_csgm_steps if label == "enc" and args.enc_csgm_steps else args.csgm_steps
+            start = csgm_all_starts(A, y, G, steps, 0.1, k, args.seed, latent_weight=weight, z_init=z_init,
+                                    progress=False)
             t_csgm = time.time() - t0
             chosen = best_start_rows(start.objective, k)  # the paper's pick
             csgm_bp = back_project(A, y_all, start.x).clamp(0, 1)
@@ -118,6 +119,8 @@ def main() -> None:
     parser.add_argument("--n-images", type=int, default=8, help="the last N faces of the val split")
     parser.add_argument("--starts", type=int, default=4, help="K CSGM starts per face")
     parser.add_argument("--csgm-steps", type=int, default=1000)
+    parser.add_argument("--enc-csgm-steps", type=int, default=None,
+                        help="CSGM steps from the encoder's starts (default: --csgm-steps)")
     parser.add_argument("--latent-weight", type=float, nargs="+", default=[0.0])
     parser.add_argument("--iagan-steps", type=int, nargs="+", default=[100])
     parser.add_argument("--lr-theta", type=float, default=1e-4)
