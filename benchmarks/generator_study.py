@@ -87,8 +87,8 @@ def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[st
         for (label, z_init), weight in itertools.product(starts.items(), args.latent_weight):
             tag = "".join([f"[{label}]" if label else "", f"@lw={weight:g}" if len(args.latent_weight) > 1 else ""])
             t0 = time.time()
-            steps = args.enc_csgm_steps if label == "enc" and args.enc_csgm_steps else args.csgm_steps
-            start = csgm_all_starts(A, y, G, steps, 0.1, k, args.seed, latent_weight=weight, z_init=z_init,
+            csgm_steps = args.enc_csgm_steps if label == "enc" and args.enc_csgm_steps else args.csgm_steps
+            start = csgm_all_starts(A, y, G, csgm_steps, 0.1, k, args.seed, latent_weight=weight, z_init=z_init,
                                     progress=False)
             t_csgm = time.time() - t0
             chosen = best_start_rows(start.objective, k)  # the paper's pick
