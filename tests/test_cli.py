@@ -117,7 +117,7 @@ def test_unknown_method_is_rejected_by_argparse(face_png, capsys):
 
 
 def test_demo_with_a_tiny_budget(tmp_path, monkeypatch):
-    monkeypatch.setattr(cli, "DEMO_BUDGET", {"csgm_steps": 2, "restarts": 2, "iagan_steps": 2, "dip_steps": 2})
+    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm_steps": 2, "restarts": 2, "iagan_steps": 2, "dip_steps": 2})
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert set(metrics) == {"bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"}

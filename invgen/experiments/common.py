@@ -41,7 +41,7 @@ from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
 from invgen.device import resolve_device
 from invgen.files import write_json, write_text
 from invgen.generators import SPEC_HELP, load_generator
-from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec, resolve_encoder_spec
+from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers.pipeline import Budget, reconstruct
 from invgen.tasks import make_operator
@@ -73,7 +73,7 @@ def build_parser(name: str, description: str) -> Parser:
                         help="results folder (default: %(default)s; the committed ones are docs/results/NAME)")
     parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
-    parser.add_argument("--encoder", default="auto", help=ENCODER_HELP)
+    parser.add_argument("--encoder", default="none", help=ENCODER_HELP)
     add_budget_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=32, help="faces reconstructed together")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
@@ -198,6 +198,7 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
         raise UsageError(f"--data: {err}") from None
     budget = Budget(**{f.name: getattr(args, f.name) for f in fields(Budget)})
     encoder = load_encoder_spec(args.encoder)
+    encoder = None if encoder is None else encoder.to(device)
     with_lpips = lpips_available()
     if not with_lpips:
         print(f"no LPIPS column: its backbone weights are not at {backbone_checkpoint('alex')} "
@@ -324,12 +325,11 @@ def _slug(name: str) -> str:
 
 
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
-    """``args`` with the budget and the encoder they ask for written out (``--paper`` and the
-    defaults resolved), so that a shard records the numbers it was made with."""
+    """``args`` with the budget they ask for written out (``--paper`` and the defaults
+    resolved), so that a shard records the numbers it was made with."""
     budget = budget_from(args)
     for field in fields(Budget):
         setattr(args, field.name, getattr(budget, field.name))
-    args.encoder = resolve_encoder_spec(args.encoder, args.generator)
     return args
 
 

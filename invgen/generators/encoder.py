@@ -11,7 +11,6 @@ it will meet (identity and super-resolution ×2, ×4, ×8), with ``G`` fixed.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from os import PathLike
 
 import torch
@@ -20,7 +19,6 @@ from torch import nn
 
 from invgen.generators.checkpoint import CheckpointMismatchError, check_state, read_checkpoint, tensor_state
 
-WEIGHTS_FILE = "face64_encoder.pt"
 FORMAT = "invgen face64 encoder: {'config': {'latent_dim', 'width'}, 'encoder': FaceEncoder weights}"
 
 
@@ -66,30 +64,10 @@ def load_encoder(path: str | PathLike) -> FaceEncoder:
     return encoder.eval()
 
 
-def load_default_encoder() -> FaceEncoder:
-    """The encoder trained with the embedded default generator (ships inside the package)."""
-    weights = resources.files("invgen.generators") / "weights" / WEIGHTS_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(f"the default encoder weights are missing from the installed package ({weights}); "
-                                "reinstall invgen")
-    with resources.as_file(weights) as path:
-        return load_encoder(path)
+ENCODER_HELP = ("an encoder file that starts CSGM's search from E(A⁺y) (invgen train --recipe encoder, or "
+                "--recipe recon --latents encoder), or 'none' (random starts)")
 
 
-ENCODER_HELP = ("the encoder that starts CSGM's search: 'auto' (the default encoder with the default "
-                "generator, none otherwise), 'none', or an encoder file (invgen train --recipe ... --latents encoder)")
-
-
-def resolve_encoder_spec(spec: str, generator_spec: str) -> str:
-    """``'auto'`` → ``'default'`` for the default generator, ``'none'`` for any other; other specs as given."""
-    if spec == "auto":
-        return "default" if generator_spec == "default" else "none"
-    return spec
-
-
-def load_encoder_spec(spec: str, generator_spec: str = "default") -> FaceEncoder | None:
-    """The encoder ``spec`` names (see :data:`ENCODER_HELP`), or ``None``."""
-    spec = resolve_encoder_spec(spec, generator_spec)
-    if spec == "none":
-        return None
-    return load_default_encoder() if spec == "default" else load_encoder(spec)
+def load_encoder_spec(spec: str) -> FaceEncoder | None:
+    """The encoder ``spec`` names (see :data:`ENCODER_HELP`), or ``None`` for ``'none'``."""
+    return None if spec == "none" else load_encoder(spec)
