@@ -157,7 +157,7 @@ def check_reconstruct(args: argparse.Namespace) -> tuple[str, Path]:
 
 def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
     """The flags of measured inputs fit the task: ``--mask`` only for inpainting, ``--kernel``
-    only for ``blur`` (no ``:SIGMA``), all three only with ``--measured``; a measured
+    only for ``blur`` (no ``:SIGMA``), both only with ``--measured``; a measured
     inpainting needs its mask, a measured denoising its noise level."""
     from invgen.tasks import MEASURABLE
 
@@ -166,7 +166,7 @@ def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
     if args.kernel is not None and (kind != "blur" or ":" in args.task):
         raise UsageError(f"--kernel is the blur of --task blur (without :SIGMA), not of --task {args.task}")
     if not args.measured:
-        for flag, value in (("--mask", args.mask), ("--kernel", args.kernel), ("--resize", args.resize)):
+        for flag, value in (("--mask", args.mask), ("--kernel", args.kernel)):
             if value:
                 raise UsageError(f"{flag} applies to --measured images (simulated experiments use the task's own "
                                  "operator and are resized to the generator's size)")
@@ -271,9 +271,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         images = []
         for path, name in zip(args.images, names):
             try:
-                image, notes = decode_image(path, size=size)
+                image, notes = decode_image(path, size=size, upscale=args.resize)
             except (FileNotFoundError, ValueError) as err:
-                raise UsageError(str(err)) from None
+                hint = ("; a measurement simulated from an upscaled image would score the upscaling — pass a larger "
+                        "image, --resize to upscale it anyway, or --measured if it is the low-resolution y itself"
+                        if "smaller than" in str(err) else "")
+                raise UsageError(f"{err}{hint}") from None
             images.append(image)
             if notes or name != Path(path).stem:
                 print(f"{path}{f' (written as {name})' if name != Path(path).stem else ''}: "
@@ -404,7 +407,8 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--kernel", metavar="K.npy|K.png",
                      help="blur: your blur kernel (2-D, ≥ 0), normalised to sum 1; centre tap at (kh//2, kw//2)")
     rec.add_argument("--resize", action="store_true",
-                     help="--measured: resize images (and the mask) that do not fit the generator, instead of refusing")
+                     help="resize images that do not fit the generator (and, --measured, the mask) instead of "
+                          "refusing them; without it a simulated input smaller than the generator is refused")
     rec.add_argument("--generator", default="default", help=SPEC_HELP)
     rec.add_argument("--encoder", default="none", help=ENCODER_HELP)
     rec.add_argument("--steps", type=positive_int, default=None, help="CSGM and DIP steps (sets both)")

@@ -23,7 +23,7 @@ def read_image(path: str | Path, crop: tuple[int, int, int] | None = None, size:
 
 
 def decode_image(
-    path: str | Path, crop: tuple[int, int, int] | None = None, size: int | None = None
+    path: str | Path, crop: tuple[int, int, int] | None = None, size: int | None = None, upscale: bool = True
 ) -> tuple[torch.Tensor, list[str]]:
     """One image as ``(3, H, W)`` float in [0, 1], and what was done to it, in words.
 
@@ -31,8 +31,8 @@ def decode_image(
     and 16-bit grey (``I;16``: /65535), palette, CMYK, and images with transparency, which
     are composited on white. ``crop = (left, top, side)`` cuts a square window first;
     ``size`` then centre-crops to a square and resizes it to ``size × size`` (bicubic,
-    antialiased). The notes say which of these happened (none for an RGB image read as
-    it is). A missing file raises ``FileNotFoundError``; a file PIL cannot decode, or
+    antialiased); with ``upscale=False`` an image smaller than that is a ``ValueError``
+    instead. The notes say which of these happened (none for an RGB image read as it is). A missing file raises ``FileNotFoundError``; a file PIL cannot decode, or
     larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb), ``ValueError``.
     """
     path = Path(path)
@@ -60,6 +60,9 @@ def decode_image(
         left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
         notes.append(f"centre-cropped from {rgb.width}×{rgb.height} to {side}×{side}")
         rgb = rgb.crop((left, top, left + side, top + side))
+    if size is not None and rgb.width < size and not upscale:
+        raise ValueError(f"{path} is {rgb.width}×{rgb.height}, smaller than the {size}×{size} it would be "
+                         "upscaled to")
     if size is not None and rgb.size != (size, size):
         notes.append(f"resized from {rgb.width}×{rgb.height} to {size}×{size}")
         rgb = rgb.resize((size, size), Image.BICUBIC)

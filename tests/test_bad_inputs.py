@@ -55,7 +55,7 @@ def files(tmp_path):
     paths = {"face": tmp_path / "face.png", "text": tmp_path / "notes.txt", "empty": tmp_path / "empty.pt",
              "evil": tmp_path / "evil.pt", "truncated": tmp_path / "truncated.pt", "generator": tmp_path / "gen.pt",
              "bomb": tmp_path / "bomb.png", "dcgan_state": tmp_path / "state.pt"}
-    Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(paths["face"])
+    Image.fromarray(rng.integers(0, 256, (80, 72, 3), dtype=np.uint8)).save(paths["face"])
     paths["text"].write_text("not a checkpoint, not an image\n")
     paths["empty"].touch()
     paths["evil"].write_bytes(pickle.dumps(_Evil()))

@@ -24,7 +24,7 @@ def tiny_generator(tmp_path):
 def face_png(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "face.png"
-    Image.fromarray(rng.integers(0, 256, (48, 40, 3), dtype=np.uint8)).save(path)
+    Image.fromarray(rng.integers(0, 256, (80, 72, 3), dtype=np.uint8)).save(path)
     return str(path)
 
 

@@ -199,7 +199,7 @@ def test_measured_mistakes_are_one_line_exit_2_naming_the_culprit(files, tmp_pat
     assert not out.exists()
 
 
-@pytest.mark.parametrize("flag", [["--mask", "MASK"], ["--kernel", "KERNEL"], ["--resize"]])
+@pytest.mark.parametrize("flag", [["--mask", "MASK"], ["--kernel", "KERNEL"]])
 def test_measured_flags_need_measured(files, tmp_path, capsys, flag):
     flag = [str(files / "mask.png") if a == "MASK" else str(files / "k.npy") if a == "KERNEL" else a for a in flag]
     task = "blur" if flag[0] == "--kernel" else "inpaint"
@@ -207,6 +207,17 @@ def test_measured_flags_need_measured(files, tmp_path, capsys, flag):
                      "--out", str(tmp_path / "out")])
     assert code == 2
     assert f"{flag[0]} applies to --measured" in capsys.readouterr().err
+
+
+def test_a_simulated_input_smaller_than_the_generator_is_refused_unless_resized(files, tmp_path, capsys):
+    argv = ["reconstruct", str(files / "face_16.png"), "--task", "sr4", "--method", "csgm", "--generator",
+            str(files / "tiny.pt"), *FAST]
+    assert cli.main([*argv, "--out", str(tmp_path / "refused")]) == 2
+    err = capsys.readouterr().err
+    assert "face_16.png is 16×16, smaller than the 64×64" in err and "--resize" in err and "--measured" in err
+    assert not (tmp_path / "refused").exists()
+    assert cli.main([*argv, "--resize", "--out", str(tmp_path / "out")]) == 0
+    assert "resized from 16×16 to 64×64" in capsys.readouterr().out
 
 
 # ----------------------------------------------------------------------------- the API
