@@ -81,6 +81,29 @@ def _save_atomic(obj: dict, path: Path) -> None:
     tmp.replace(path)
 
 
+def _resume(path: Path, parts: dict, device: str | torch.device) -> tuple[int, list[dict]]:
+    """Load ``parts`` (name → module or optimiser) and the random state from the run's
+    checkpoint at ``path``; returns the epochs done and their history (``0, []`` without one)."""
+    if not path.is_file():
+        return 0, []
+    ckpt = torch.load(path, map_location=device, weights_only=False)
+    for key, obj in parts.items():
+        obj.load_state_dict(ckpt[key])
+    torch.set_rng_state(ckpt["rng"].cpu())
+    print(f"resumed from {path} after epoch {ckpt['epoch']}")
+    return ckpt["epoch"], ckpt["history"]
+
+
+def _end_epoch(path: Path, parts: dict, history: list[dict], epoch: int, seconds: float, means: dict) -> None:
+    """Log epoch ``epoch`` (one JSON line, appended to ``history``) and replace the run's one
+    checkpoint at ``path`` with ``parts``, the history and the random state."""
+    record = {"epoch": epoch, "seconds": round(seconds, 1), **means}
+    history.append(record)
+    print(json.dumps(record), flush=True)
+    _save_atomic({**{key: obj.state_dict() for key, obj in parts.items()}, "epoch": epoch, "history": history,
+                  "rng": torch.get_rng_state()}, path)
+
+
 def train_gan(
     images: torch.Tensor,
     out_dir: str | Path,
@@ -114,15 +137,9 @@ def train_gan(
     opt_G = torch.optim.Adam(G.parameters(), lr=lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=lr, betas=(0.5, 0.999))
     fixed_z = torch.randn(64, latent_dim, generator=torch.Generator().manual_seed(seed)).to(device)
-    start_epoch, history = 0, []
     ckpt_path = out / "checkpoint.pt"
-    if resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        for obj, key in [(G, "G"), (D, "D"), (G_ema, "G_ema"), (opt_G, "opt_G"), (opt_D, "opt_D")]:
-            obj.load_state_dict(ckpt[key])
-        start_epoch, history = ckpt["epoch"], ckpt["history"]
-        torch.set_rng_state(ckpt["rng"].cpu())
-        print(f"resumed from {ckpt_path} after epoch {start_epoch}")
+    parts = {"G": G, "D": D, "G_ema": G_ema, "opt_G": opt_G, "opt_D": opt_D}
+    start_epoch, history = _resume(ckpt_path, parts, device) if resume else (0, [])
 
     steps_per_epoch = data.shape[0] // batch_size
     step = start_epoch * steps_per_epoch
@@ -154,19 +171,11 @@ def train_gan(
             step += 1
             if max_steps is not None and step >= max_steps:
                 break
-        n = i + 1
-        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), **{k: v / n for k, v in sums.items()}}
-        history.append(record)
-        print(json.dumps(record), flush=True)
+        seconds = time.time() - t0
         recalibrate_batchnorm(G_ema)
         with torch.no_grad():
             save_grid((G_ema(fixed_z) + 1) / 2, out / "samples" / f"epoch_{epoch + 1:03d}.png", nrow=8)
-        _save_atomic(
-            {"G": G.state_dict(), "D": D.state_dict(), "G_ema": G_ema.state_dict(),
-             "opt_G": opt_G.state_dict(), "opt_D": opt_D.state_dict(),
-             "epoch": epoch + 1, "history": history, "rng": torch.get_rng_state()},
-            ckpt_path,
-        )
+        _end_epoch(ckpt_path, parts, history, epoch + 1, seconds, {k: v / (i + 1) for k, v in sums.items()})
         if max_steps is not None and step >= max_steps:
             break
     recalibrate_batchnorm(G_ema)
@@ -234,18 +243,11 @@ def finetune_reconstruction(
     opt_D = torch.optim.Adam(D.parameters(), lr=2e-4, betas=(0.5, 0.999)) if D is not None else None
     fixed_z = torch.randn(64, d, generator=torch.Generator().manual_seed(seed)).to(device)
 
-    start_epoch, history = 0, []
     ckpt_path = out / "checkpoint.pt"
-    parts = [(G, "G"), (codes, "latents"), (opt_G, "opt_G"), (opt_z, "opt_z")]
+    parts = {"G": G, "latents": codes, "opt_G": opt_G, "opt_z": opt_z}
     if D is not None:
-        parts += [(D, "D"), (opt_D, "opt_D")]
-    if resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        for obj, key in parts:
-            obj.load_state_dict(ckpt[key])
-        start_epoch, history = ckpt["epoch"], ckpt["history"]
-        torch.set_rng_state(ckpt["rng"].cpu())
-        print(f"resumed from {ckpt_path} after epoch {start_epoch}")
+        parts.update(D=D, opt_D=opt_D)
+    start_epoch, history = _resume(ckpt_path, parts, device) if resume else (0, [])
 
     steps_per_epoch = len(data) // batch_size
     step = start_epoch * steps_per_epoch
@@ -283,14 +285,10 @@ def finetune_reconstruction(
             step += 1
             if max_steps is not None and step >= max_steps:
                 break
-        n = i + 1
-        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), **{k: v / n for k, v in sums.items()}}
-        history.append(record)
-        print(json.dumps(record), flush=True)
+        seconds = time.time() - t0
         with torch.no_grad():
             save_grid((G(fixed_z) + 1) / 2, out / "samples" / f"epoch_{epoch + 1:03d}.png", nrow=8)
-        _save_atomic({**{key: obj.state_dict() for obj, key in parts}, "epoch": epoch + 1, "history": history,
-                      "rng": torch.get_rng_state()}, ckpt_path)
+        _end_epoch(ckpt_path, parts, history, epoch + 1, seconds, {k: v / (i + 1) for k, v in sums.items()})
         if max_steps is not None and step >= max_steps:
             break
     export_generator(G, out / "face64.pt")
@@ -338,15 +336,9 @@ def train_encoder(
     E = FaceEncoder(G.latent_dim, G.network.width).to(device)
     opt = torch.optim.Adam(E.parameters(), lr=lr)
     operators = degradations(tuple(images.shape[1:]), factors, device)
-    start_epoch, history = 0, []
     ckpt_path = out / "checkpoint.pt"
-    if resume and ckpt_path.is_file():
-        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        E.load_state_dict(ckpt["E"])
-        opt.load_state_dict(ckpt["opt"])
-        start_epoch, history = ckpt["epoch"], ckpt["history"]
-        torch.set_rng_state(ckpt["rng"].cpu())
-        print(f"resumed from {ckpt_path} after epoch {start_epoch}")
+    parts = {"E": E, "opt": opt}
+    start_epoch, history = _resume(ckpt_path, parts, device) if resume else (0, [])
 
     steps_per_epoch = len(data) // batch_size
     step = start_epoch * steps_per_epoch
@@ -366,11 +358,7 @@ def train_encoder(
             step += 1
             if max_steps is not None and step >= max_steps:
                 break
-        record = {"epoch": epoch + 1, "seconds": round(time.time() - t0, 1), "mse": total / (i + 1)}
-        history.append(record)
-        print(json.dumps(record), flush=True)
-        _save_atomic({"E": E.state_dict(), "opt": opt.state_dict(), "epoch": epoch + 1, "history": history,
-                      "rng": torch.get_rng_state()}, ckpt_path)
+        _end_epoch(ckpt_path, parts, history, epoch + 1, time.time() - t0, {"mse": total / (i + 1)})
         if max_steps is not None and step >= max_steps:
             break
     export_encoder(E, out / "encoder.pt")

@@ -266,10 +266,14 @@ def test_reconstruct_notes_conversions_and_keeps_same_named_inputs_apart(tmp_pat
 # --------------------------------------------------------------------------- bench: nothing lost or mixed
 @pytest.fixture
 def fake_celeba(tmp_path):
+    return _fake_celeba_folder(tmp_path / "celeba", range(9001, 9003))
+
+
+def _fake_celeba_folder(root, ids):
+    """Random 89×109 JPEGs named like the CelebA photos ``ids``."""
     rng = np.random.default_rng(0)
-    root = tmp_path / "celeba"
     root.mkdir()
-    for i in range(9001, 9003):
+    for i in ids:
         Image.fromarray(rng.integers(0, 256, (109, 89, 3), dtype=np.uint8)).save(root / f"{i:06d}.jpg")
     return root
 
@@ -465,12 +469,7 @@ def test_non_finite_or_out_of_range_hyper_parameters_are_refused(data, method, v
 
 @pytest.fixture
 def fake_train(tmp_path):
-    rng = np.random.default_rng(0)
-    root = tmp_path / "train"
-    root.mkdir()
-    for i in range(1, 5):
-        Image.fromarray(rng.integers(0, 256, (109, 89, 3), dtype=np.uint8)).save(root / f"{i:06d}.jpg")
-    return root
+    return _fake_celeba_folder(tmp_path / "train", range(1, 5))
 
 
 TRAIN_CASES = [
