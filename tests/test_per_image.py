@@ -150,3 +150,14 @@ def test_an_image_fits_the_same_on_the_vmap_path_in_any_batch():
     both = solve(A, y, prior, 20, progress=False)
     alone = solve(A, y[:1], ImageAdaptivePrior(G, z0[:1], lr_z=1e-2, lr_theta=1e-2), 20, progress=False)
     torch.testing.assert_close(both.history[:, 0], alone.history[:, 0], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("latents, error, message", [
+    (torch.randn(2, 16, dtype=torch.float64), TypeError, "latents z are torch.float64 but the generator's weights"),
+    (torch.randn(2, 15), ValueError, r"expected latents of shape \(B, 16\)"),
+])
+def test_the_grouped_path_checks_latents_as_the_generator_does(latents, error, message):
+    weights = PerImageWeights(build_face64(latent_dim=16, width=2), 2)
+    assert weights.steps is not None
+    with pytest.raises(error, match=message):
+        weights(latents)

@@ -52,6 +52,12 @@ class Generator(nn.Module):
         self.output_range = (float(lo), float(hi))
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
+        self.check_latents(z)
+        lo, hi = self.output_range
+        return (self.network(z) - lo) / (hi - lo)
+
+    def check_latents(self, z: torch.Tensor) -> None:
+        """Raise unless ``z`` is a tensor ``(B, latent_dim)`` of the weights' dtype."""
         check_tensor("the latents z", z, finite=False)
         if z.dim() != 2 or z.shape[-1] != self.latent_dim:
             raise ValueError(
@@ -61,8 +67,6 @@ class Generator(nn.Module):
         if param is not None and z.dtype != param.dtype:
             raise TypeError(f"the latents z are {z.dtype} but the generator's weights are {param.dtype}; "
                             f"convert one of them (z.to({param.dtype}) or generator.to({z.dtype}))")
-        lo, hi = self.output_range
-        return (self.network(z) - lo) / (hi - lo)
 
     def sample_latent(
         self, n: int, generator: torch.Generator | None = None

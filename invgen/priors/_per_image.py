@@ -86,7 +86,11 @@ def _grouped_steps(module: nn.Module, prefix: str = "") -> list[Step] | None:
     elif forward is Generator.forward:
         steps = _grouped_steps(module.network, f"{prefix}network.")
         lo, hi = module.output_range
-        return None if steps is None else [*steps, lambda x, params: (x - lo) / (hi - lo)]
+
+        def check(z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+            module.check_latents(z)
+            return z
+        return None if steps is None else [check, *steps, lambda x, params: (x - lo) / (hi - lo)]
     else:
         step = _grouped_layer(module, prefix)
         return None if step is None else [step]
