@@ -64,6 +64,12 @@ class LinearOperator(nn.Module):
         return conjugate_gradient(lambda v: self._rmatvec(self._matvec(v)) + eps * v, self._rmatvec(y),
                                   tol=self.cg_tol, max_iter=self.cg_max_iter)
 
+    @property
+    def closed_form_pinv(self) -> bool:
+        """Whether :meth:`pinv` is computed in closed form (exact up to rounding) rather than
+        by conjugate gradients (exact up to ``cg_tol``)."""
+        return type(self)._pinv is not LinearOperator._pinv
+
     # ------------------------------------------------------------------ public
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self._matvec(self._check(x, self.in_shape, "input x"))
@@ -196,6 +202,10 @@ class Scaled(LinearOperator):
 
     def _rmatvec(self, y):
         return self.c * self.op._rmatvec(y)
+
+    @property
+    def closed_form_pinv(self) -> bool:
+        return self.op.closed_form_pinv
 
     def _pinv(self, y, eps):
         if self.c == 0:

@@ -112,6 +112,10 @@ class Blur(LinearOperator):
             return self.padded._rmatvec(y)
         return apply_half_symbol(y, as_complex(self.symbol, y.dtype).conj())
 
+    @property
+    def closed_form_pinv(self) -> bool:
+        return self.boundary == "circular"
+
     def _pinv(self, y, eps):
         h = as_complex(self.symbol, y.dtype)
         if self.boundary != "circular":

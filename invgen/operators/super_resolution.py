@@ -140,6 +140,10 @@ class SuperResolution(LinearOperator):
         tiled = spectrum.repeat(*([1] * (spectrum.dim() - 2)), f, f)[..., : w // 2 + 1]
         return torch.fft.irfft2(tiled * as_complex(self.symbol, spectrum.real.dtype).conj(), s=(h, w))
 
+    @property
+    def closed_form_pinv(self) -> bool:
+        return self.boundary == "circular"
+
     def _pinv(self, y, eps):
         p = self.gram_symbol.to(y.dtype)
         if self.boundary != "circular":
