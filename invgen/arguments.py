@@ -84,6 +84,14 @@ def check_output_folder(out: str | Path, flag: str = "--out") -> Path:
 
 
 
+def check_fresh_output_folder(out: str | Path, overwrite: bool) -> Path:
+    """:func:`check_output_folder`, and ``out`` holds no earlier results unless ``overwrite``."""
+    out = check_output_folder(out)
+    if out.is_dir() and any(out.iterdir()) and not overwrite:
+        raise UsageError(f"--out {out} is not empty; pass --overwrite to replace files there, or choose a new folder")
+    return out
+
+
 def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
     """The flags of :class:`~invgen.solvers.pipeline.Budget`, one per field, with its defaults in
     the help; ``--paper`` starts from the paper's budget instead. Read back with :func:`budget_from`."""

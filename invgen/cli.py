@@ -17,7 +17,7 @@ from invgen.arguments import (
     UsageError,
     add_budget_arguments,
     budget_from,
-    check_output_folder,
+    check_fresh_output_folder,
     nonnegative_float,
     positive_int,
     random_seed,
@@ -86,7 +86,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     from invgen.solvers.pipeline import Budget, reconstruct
     from invgen.tasks import make_operator
 
-    out = check_output_folder(args.out)
+    out = check_fresh_output_folder(args.out, args.overwrite)
     device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     G = _generator("default", device)
@@ -149,10 +149,7 @@ def check_reconstruct(args: argparse.Namespace) -> tuple[str, Path]:
     if args.size < MIN_SIZE:
         raise UsageError(f"--size must be ≥ {MIN_SIZE} (SSIM's window), got {args.size}")
     check_measured_flags(args, kind)
-    out = check_output_folder(args.out)
-    if out.is_dir() and any(out.iterdir()) and not args.overwrite:
-        raise UsageError(f"--out {out} is not empty; pass --overwrite to replace files there, or choose a new folder")
-    return method, out
+    return method, check_fresh_output_folder(args.out, args.overwrite)
 
 
 def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
@@ -383,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="no progress (a bar on a terminal, a log line every 10 s otherwise)")
 
     demo = sub.add_parser("demo", help="SR ×4 of a built-in face with every method; writes a PNG panel + JSON")
-    demo.add_argument("--out", default="invgen-demo")
+    demo.add_argument("--out", default="invgen-demo", help="folder for the results (must be empty, or --overwrite)")
+    demo.add_argument("--overwrite", action="store_true", help="replace the files of an earlier demo in --out")
     common(demo)
     demo.set_defaults(run=cmd_demo)
 

@@ -123,3 +123,13 @@ def test_demo_with_a_tiny_budget(tmp_path, monkeypatch):
     assert set(metrics) == {"bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"}
     with Image.open(tmp_path / "demo.png") as img:
         assert img.width > 8 * 128
+
+
+def test_demo_never_overwrites_an_earlier_demo(tmp_path, monkeypatch, capsys):
+    (tmp_path / "demo.png").write_bytes(b"an earlier result")
+    assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert (tmp_path / "demo.png").read_bytes() == b"an earlier result"
+    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm_steps": 2, "restarts": 2, "iagan_steps": 2, "dip_steps": 2})
+    assert cli.main(["demo", "--out", str(tmp_path), "--quiet", "--overwrite"]) == 0
+    assert (tmp_path / "demo.png").read_bytes() != b"an earlier result"
