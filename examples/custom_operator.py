@@ -5,7 +5,7 @@ An operator implements ``_matvec`` (x ↦ Ax) and ``_rmatvec`` (y ↦ Aᵀy) on 
 ``_pinv`` when it has a closed form (without one, the base class runs conjugate gradients).
 Shapes, ``A.T``, ``A @ B``, ``A + B`` and ``c * A`` come from the base class.
 
-    python examples/custom_operator.py      # writes custom_operator.png, ~30 s on 2 CPU cores
+    python examples/custom_operator.py      # writes custom_operator.png, ~10 s on a CPU
 """
 from __future__ import annotations
 

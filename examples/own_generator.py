@@ -8,7 +8,7 @@ kept on the sphere of radius √d where N(0, I) draws concentrate, so that CSGM'
 starts fall where the decoder was trained. Any trained network (a GAN's generator, a VAE's
 decoder) is wrapped the same way.
 
-    python examples/own_generator.py        # writes own_generator.png, ~40 s on 2 CPU cores
+    python examples/own_generator.py        # writes own_generator.png, ~20 s on a CPU
 """
 from __future__ import annotations
 

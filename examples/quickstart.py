@@ -1,6 +1,6 @@
 """invgen in a few lines: compose an operator, fit CSGM, adapt the generator, back-project.
 
-    python examples/quickstart.py            # writes quickstart.png, ~30 s on 2 CPU cores
+    python examples/quickstart.py            # writes quickstart.png, ~10 s on a CPU
 """
 from __future__ import annotations
 

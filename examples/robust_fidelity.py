@@ -1,7 +1,7 @@
 """A new solver variant without copying the loop: IAGAN with an L1 data fit, which shrugs
 off dead and saturated pixels, and a total-variation penalty on the image.
 
-    python examples/robust_fidelity.py      # writes robust_fidelity.png, ~1 min on 2 CPU cores
+    python examples/robust_fidelity.py      # writes robust_fidelity.png, ~10 s on a CPU
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ for images a little outside the generator's range — here compressed sensing of
 A prior says which tensors the solver optimises (with which learning rate), how they make
 the images, and what it costs to move them; :func:`invgen.solvers.solve` does the rest.
 
-    python examples/sparse_deviations.py     # writes sparse_deviations.png, ~30 s on 2 CPU cores
+    python examples/sparse_deviations.py     # writes sparse_deviations.png, ~10 s on a CPU
 """
 from __future__ import annotations
 
