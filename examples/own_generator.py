@@ -49,7 +49,6 @@ def decoder() -> nn.Module:
 
 def fit_glo(network: nn.Module, images: torch.Tensor, steps: int) -> None:
     """Fit ``network`` and one latent per image to ``images`` (mean squared error, Adam)."""
-    torch.manual_seed(0)
     z = nn.functional.normalize(torch.randn(len(images), LATENT_DIM), dim=1) * LATENT_DIM**0.5
     z.requires_grad_()
     opt = torch.optim.Adam([{"params": network.parameters(), "lr": 3e-3}, {"params": [z], "lr": 3e-2}])
@@ -67,6 +66,7 @@ def fit_glo(network: nn.Module, images: torch.Tensor, steps: int) -> None:
 def main(steps: int = 300, out: str = "own_generator.png") -> dict[str, float]:
     """Fit the decoder for ``steps`` steps, then CSGM for ``steps`` and IAGAN for ``steps // 2``
     on three new images; mean PSNRs in dB."""
+    torch.manual_seed(0)  # the decoder's first weights and the training latents
     network = decoder()
     fit_glo(network, discs(256, seed=0), steps)
     # The range its last layer produces, so that images come out in [0, 1]; wrap runs the

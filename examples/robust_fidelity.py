@@ -10,7 +10,7 @@ from importlib import resources
 import torch
 
 from invgen.data import read_image, save_panel
-from invgen.generators import load_default
+from invgen.generators import Generator, load_default
 from invgen.metrics import psnr
 from invgen.operators import Mask
 from invgen.priors import ImageAdaptivePrior
@@ -20,11 +20,11 @@ from invgen.solvers import csgm, iagan, l1, solve
 class SmoothImageAdaptivePrior(ImageAdaptivePrior):
     """IAGAN's x = G_θ(z), plus the penalty ``weight · TV(x)`` (anisotropic total variation)."""
 
-    def __init__(self, generator, z_init, weight, **learning_rates):
+    def __init__(self, generator: Generator, z_init: torch.Tensor, weight: float, **learning_rates: float) -> None:
         super().__init__(generator, z_init, **learning_rates)
         self.weight = weight
 
-    def penalty(self, x):  # x: the images the solver has just made, (B, C, H, W)
+    def penalty(self, x: torch.Tensor) -> torch.Tensor:  # x: the images the solver has just made, (B, C, H, W)
         return self.weight * (x.diff(dim=-1).abs().flatten(1).sum(1) + x.diff(dim=-2).abs().flatten(1).sum(1))
 
 
