@@ -22,7 +22,7 @@ from invgen.solvers import csgm, solve
 
 class SparseDeviationPrior(Prior):
     """``x_i = G(z_i) + ν_i``, penalty ``l1_weight·‖ν_i‖₁ + latent_weight·‖z_i‖²`` (Dhar et
-    al. 2018, eq. 3, with ν sparse in pixels). ``z`` starts at ``z_init``, ``ν`` at 0; ``G``
+    al. 2018, with ν sparse in pixels). ``z`` starts at ``z_init``, ``ν`` at 0; ``G``
     is only evaluated (in eval mode), never trained."""
 
     def __init__(self, generator: Generator, z_init: torch.Tensor, l1_weight: float, latent_weight: float = 1e-3,
