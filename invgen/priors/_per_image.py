@@ -193,9 +193,9 @@ def _conv2d(m: nn.Conv2d, weight: str, bias: str | None) -> Step:
 # A transposed convolution with fewer output channels per group, or fewer input pixels,
 # than this runs as a batched matrix product and a col2im (``F.fold``); others as one
 # grouped convolution. oneDNN's grouped kernels are slow on a skinny dimension: default
-# generator at batch 8, one CPU thread, forward + backward, the 4×4-pixel layer
-# (256 → 128 channels) is 3× faster as a product and the 3-channel output layer 1.4×,
-# while the 8×8 and 16×16 layers (64 and 32 channels out) are 1.1× and 1.9× faster grouped.
+# generator at batch 8, forward + backward, two idle CPU cores, the 4×4-pixel layer
+# (256 → 128 channels) is 2.7× faster as a product and the 3-channel output layer 1.6×,
+# while the 8×8 and 16×16 layers (64 and 32 channels out) are 1.2× and 2.2× faster grouped.
 SKINNY = 32
 
 
