@@ -37,10 +37,16 @@ class PerImageWeights:
       elementwise activations, ``Flatten``/``Unflatten`` (not of the batch dim): one
       network call for the batch. A convolution runs as one convolution with ``n·groups``
       groups (the ``n`` weight sets stacked along the group axis, the images along the
-      channels of a batch of one); a linear layer as a batched matrix product; batch norm
-      as a per-image, per-channel affine map of the shared running statistics.
+      channels of a batch of one) — a transposed one with a skinny dimension
+      (:data:`SKINNY`) as batched matrix products and a col2im instead; a linear layer as
+      a batched matrix product; batch norm as a per-image, per-channel affine map of the
+      shared running statistics. Weight gradients come out contiguous, in the layout of
+      the stacked parameters.
     - **vmap** (``torch.func``) over ``functional_call`` for any other network: correct
       for every module, but each image is paid nearly in full.
+
+    Default generator, batch 8, forward and gradients on two CPU cores: 23 ms grouped,
+    33 ms through vmap, 45 ms for 8 images one at a time (``benchmarks/solvers.py``).
     """
 
     def __init__(self, module: nn.Module, n: int) -> None:
