@@ -1,4 +1,4 @@
-"""The paper's experiments on CelebA val faces (``invgen bench NAME``, or ``examples/NAME.py``)."""
+"""The paper's experiments on CelebA val faces (``invgen bench NAME``)."""
 from __future__ import annotations
 
 from importlib import import_module
