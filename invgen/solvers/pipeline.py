@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from invgen.generators import Generator
 from invgen.operators import LinearOperator, SuperResolution
 from invgen.solvers.back_projection import back_project_noisy
-from invgen.solvers.csgm import best_start_rows, csgm_all_starts, encoder_starts
+from invgen.solvers.csgm import best_of_restarts, csgm_all_starts, encoder_starts
 from invgen.solvers.dip import dip
 from invgen.solvers.iagan import iagan
 from invgen.solvers.posterior import average_starts
@@ -78,7 +78,7 @@ def reconstruct(
 ) -> dict[str, torch.Tensor]:
     """Estimates ``(B, *A.in_shape)`` of each method in ``methods`` (names in :data:`METHODS`).
 
-    ``encoder`` (trained with ``generator``, e.g. :func:`~invgen.generators.encoder.load_default_encoder`)
+    ``encoder`` (trained with ``generator``, read by :func:`~invgen.generators.encoder.load_encoder`)
     gives each image's first CSGM start, ``E(A⁺y)`` (:func:`~invgen.solvers.csgm.encoder_starts`).
     """
     unknown = [m for m in methods if m not in METHODS]
@@ -105,7 +105,7 @@ def reconstruct(
         start = csgm_all_starts(A, y, generator, budget.csgm_steps, budget.csgm_lr, k, seed,
                                 latent_weight=budget.latent_weight, z_init=z_init, progress=progress)
         if not budget.average:
-            start = start.select(best_start_rows(start.objective, k))
+            start = best_of_restarts(start, k)
         per_start["csgm"] = start.x
         if "iagan" in bases:
             per_start["iagan"] = iagan(A, y_all, generator, start.z, steps=budget.iagan_steps, lr_z=budget.lr_z,
