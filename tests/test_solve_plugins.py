@@ -10,6 +10,7 @@ from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity
 from invgen.priors import DeepImagePrior, Prior
 from invgen.solvers import Huber, PoissonNLL, l1, solve, squared_error
+from invgen.solvers.fidelity import holdout_split
 
 SHAPE = (1, 8, 8)
 
@@ -271,3 +272,57 @@ def test_best_of_restarts_keeps_each_starts_stop_step_and_psnr(cs):
     assert torch.equal(best.stop_step, result.stop_step[rows])
     assert torch.equal(best.psnr_history, result.psnr_history[:, rows])
     assert torch.equal(best.state["p"], result.state["p"][rows]) and torch.equal(best.x, result.x[rows])
+
+
+# ------------------------------------------------------------------ validation: held-out measurements
+def test_holdout_split_partitions_each_images_measurements_and_follows_the_seed():
+    y = torch.zeros(3, 40)
+    fit, check = holdout_split(y, 0.25, seed=1)
+    assert (fit.mask ^ check.mask).all()  # every measurement in exactly one part
+    assert (check.mask.sum(1) == 10).all()
+    assert not torch.equal(check.mask[0], check.mask[1])  # drawn per image
+    assert torch.equal(holdout_split(y, 0.25, seed=1)[1].mask, check.mask)
+    assert not torch.equal(holdout_split(y, 0.25, seed=2)[1].mask, check.mask)
+    r = torch.randn(3, 40)
+    torch.testing.assert_close(fit(r, y) + check(r, y), squared_error(r, y))
+
+
+def test_held_out_blocks_are_whole_squares_through_every_channel():
+    y = torch.zeros(2, 3, 10, 12)
+    fit, check = holdout_split(y, 0.3, seed=0, block=4)  # a 3×3 grid of blocks, the last ones cut
+    held = check.mask
+    assert held.shape == y.shape and (fit.mask ^ held).all()
+    assert (held == held[:, :1]).all()  # the same squares in every channel
+    cells = held[:, 0, ::4, ::4]
+    assert (cells.flatten(1).sum(1) == 3).all()  # round(0.3 · 9) squares per image
+    torch.testing.assert_close(held[:, 0].float(), cells.repeat_interleave(4, 1).repeat_interleave(4, 2)[:, :10, :12].float())
+    with pytest.raises(ValueError, match="image measurements"):
+        holdout_split(torch.zeros(2, 40), 0.3, block=4)
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
+def test_a_held_out_fraction_outside_0_1_is_refused(fraction):
+    with pytest.raises(ValueError, match="held-out fraction"):
+        holdout_split(torch.zeros(1, 4), fraction)
+
+
+def test_validation_picks_the_kept_iterate_and_drives_patience(cs):
+    # Fit y with pixels, but validate against a second image: the validation error first
+    # falls (the start is far from both) and then rises as x approaches y, not z.
+    y_img, other = _rand(2, *SHAPE, seed=3), _rand(2, *SHAPE, seed=4)
+    y = cs(y_img)
+    target = cs(0.5 * (y_img + other))
+
+    def validation(Ax, _):
+        return (Ax - target).flatten(1).square().sum(1)
+
+    prior = PixelPrior(torch.zeros(2, *SHAPE), lr=0.02)
+    result = solve(cs, y, prior, 300, validation=validation, patience=20, progress=False)
+    scores = result.validation_history
+    for i in range(2):
+        kept = int(result.best_step[i])
+        assert scores[kept, i] == scores[:, i].min()
+        assert 0 < kept < int(result.stop_step[i]) < 299  # stopped by patience, after the minimum
+        assert result.objective[i] == result.history[kept, i]
+        assert result.objective[i] > result.history[:, i].min()  # not the objective's minimum
+        torch.testing.assert_close(cs(result.x[i:i + 1]), cs(prior.made[kept][i:i + 1].detach()))

@@ -257,6 +257,19 @@ def test_iagan_stops_by_the_discrepancy_principle_before_fitting_the_noise(G, cs
     assert (y - cs(result.x)).square().sum() <= 128 * sigma**2
 
 
+def test_iagan_with_held_out_measurements_stops_before_it_fits_the_noise(G, cs):
+    # Heavy noise and no noise level given: fitting every measurement for 300 steps fits the
+    # noise; the iterate that predicts the held-out fifth is an earlier, better one.
+    x = out_of_range_images(2)
+    y = cs(x) + 0.3 * torch.randn(2, 128, generator=torch.Generator().manual_seed(0))
+    start = csgm(cs, y, G, steps=100, progress=False)
+    plain = iagan(cs, y, G, start.z, steps=300, lr_theta=1e-3, progress=False)
+    held = iagan(cs, y, G, start.z, steps=300, lr_theta=1e-3, holdout=0.2, progress=False)
+    assert (plain.best_step >= 290).all()
+    assert (held.best_step < 150).all(), held.best_step
+    assert (psnr(held.x, x) > psnr(plain.x, x)).all(), (psnr(held.x, x), psnr(plain.x, x))
+
+
 def test_iagan_halves_its_steps_for_noisy_measurements(G, cs):
     y = cs(out_of_range_images(1))
     z = torch.zeros(1, LATENT)

@@ -6,6 +6,7 @@ import torch
 from invgen.generators.base import Generator, check_image_shape
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ImageAdaptivePrior
+from invgen.solvers.fidelity import holdout_split, squared_error
 from invgen.solvers.loop import SolveResult, solve
 from invgen.validation import check_settings
 
@@ -21,6 +22,9 @@ def iagan(
     noise_std: float | None = None,
     *,
     patience: int | None = None,
+    holdout: float | None = None,
+    holdout_block: int = 1,
+    seed: int = 0,
     progress: bool = True,
 ) -> SolveResult:
     """Fine-tune ``z`` and a per-image copy of ``G``'s weights to ``y`` (paper eq. 4).
@@ -29,12 +33,21 @@ def iagan(
     learning rates and the early stop keep the prior's semantics while fitting ``y``:
     with noisy measurements (``noise_std`` > 0) the number of steps is halved, as in the
     paper, and each image also stops by the discrepancy principle (see :func:`solve`).
-    ``generator`` is never modified. Returns ``.x`` (adapted estimate), ``.z``,
+    ``generator`` is never modified.
+
+    With ``holdout`` (a fraction, e.g. 0.1) that share of each image's measurements (drawn
+    with ``seed``) is left out of the fit, and the iterate kept is the one that predicts them
+    best — the start itself when adaptation only fits artefacts
+    (:func:`~invgen.solvers.fidelity.holdout_split`); ``patience`` then counts steps without
+    a gain on them; ``holdout_block`` > 1 leaves out squares of that size of image
+    measurements (holes, as inpainting has) instead of single entries. Back-project the result to use every measurement again. Returns ``.x`` (adapted estimate), ``.z``,
     ``.objective`` and ``.history``; the adapted weights are not returned.
     """
     check_settings(steps=steps, lr_z=lr_z, lr_theta=lr_theta, noise_std=noise_std, patience=patience)
     check_image_shape(generator, A.in_shape)
     if noise_std:
         steps = max(1, steps // 2)
+    fit, check = holdout_split(y, holdout, seed, holdout_block) if holdout else (squared_error, None)
     prior = ImageAdaptivePrior(generator, z_init, lr_z=lr_z, lr_theta=lr_theta)
-    return solve(A, y, prior, steps, noise_std=noise_std, patience=patience, progress=progress, desc="iagan")
+    return solve(A, y, prior, steps, fidelity=fit, validation=check, noise_std=noise_std, patience=patience,
+                 progress=progress, desc="iagan")

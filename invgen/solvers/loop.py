@@ -33,7 +33,10 @@ class SolveResult:
     it had there, so ``objective[i]`` is the smallest finite value of the column.
     ``psnr_history``: ``(T, B)``, the PSNR in dB of each step's iterate against the
     ``reference`` given to :func:`solve` (frozen the same way), else ``None``. ``state``:
-    the prior's per-image state (e.g. ``"z"``) at the best iterate.
+    the prior's per-image state (e.g. ``"z"``) at the best iterate. ``best_step``: ``(B,)``,
+    the step of the kept iterate. With a ``validation`` given to :func:`solve`, the kept
+    iterate is the one with the smallest validation score and ``objective`` is its
+    objective (not the column's minimum); ``validation_history`` ``(T, B)`` holds the scores.
     """
 
     x: torch.Tensor
@@ -42,6 +45,8 @@ class SolveResult:
     state: dict[str, torch.Tensor]
     stop_step: torch.Tensor | None = None
     psnr_history: torch.Tensor | None = None
+    best_step: torch.Tensor | None = None
+    validation_history: torch.Tensor | None = None
 
     @property
     def z(self) -> torch.Tensor:
@@ -59,6 +64,8 @@ class SolveResult:
             state={k: v[rows] for k, v in self.state.items()},
             stop_step=None if self.stop_step is None else self.stop_step[rows],
             psnr_history=None if self.psnr_history is None else self.psnr_history[:, rows],
+            best_step=None if self.best_step is None else self.best_step[rows],
+            validation_history=None if self.validation_history is None else self.validation_history[:, rows],
         )
 
 
@@ -118,6 +125,7 @@ def solve(
     steps: int,
     *,
     fidelity: Fidelity = squared_error,
+    validation: Fidelity | None = None,
     optimizer: Optimizer = adam,
     schedule: Schedule | None = None,
     callbacks: Sequence[Callback] = (),
@@ -134,6 +142,11 @@ def solve(
     ``fidelity`` is any ``(Ax, y) → (B,)`` (see :mod:`invgen.solvers.fidelity`); the
     default is ``‖y_i − A x_i‖²`` (no ½, as every reported objective). ``penalty`` is
     ``prior.penalty(x)`` of the current images, or nothing.
+
+    ``validation``, if given, is a second ``(Ax, y) → (B,)`` that chooses the iterate kept
+    (its smallest value, not the objective's) and drives ``patience`` — e.g. the error on
+    measurements left out of ``fidelity`` (:func:`~invgen.solvers.fidelity.holdout_split`),
+    which stops fitting where it starts fitting noise or artefacts rather than signal.
 
     ``optimizer(prior.parameter_groups())`` makes the optimiser (default: :func:`adam`,
     each group at its own learning rate), run for at most ``steps`` iterations;
@@ -174,12 +187,14 @@ def solve(
     enough = tau * A.out_size * noise_std**2 if noise_std else -math.inf
 
     active = torch.ones(b, dtype=torch.bool, device=y.device)
-    best = torch.full((b,), math.inf, dtype=y.dtype, device=y.device)
+    best = torch.full((b,), math.inf, dtype=y.dtype, device=y.device)  # the score that picks the kept iterate
+    kept_objective = best.clone()
+    best_step = torch.zeros(b, dtype=torch.long, device=y.device)
     since_gain = torch.zeros(b, dtype=torch.long, device=y.device)
     stop_step = torch.zeros(b, dtype=torch.long, device=y.device)  # set when an image stops, or at the end
     best_x: torch.Tensor | None = None
     best_state: dict[str, torch.Tensor] = {}
-    history, psnrs = [], []
+    history, psnrs, scores = [], [], []
     bar = progress_bar(range(steps), desc, enabled=progress)
     for step in bar:
         x = prior()
@@ -200,16 +215,25 @@ def solve(
             quality = psnr(x, reference)
             psnrs.append(quality if not psnrs else torch.where(active, quality, psnrs[-1]))
 
-        finite = torch.isfinite(value)
-        improved = active & finite & (value < best)
-        gained = improved & (value < (1 - rtol) * best)
+        score = value
+        if validation is not None:
+            score = validation(Ax.detach(), y)
+            _check_per_image(score, b, "the validation")
+            score = score if not scores else torch.where(active, score, scores[-1])
+            scores.append(score)
+
+        finite = torch.isfinite(value) & torch.isfinite(score)
+        improved = active & finite & (score < best)
+        gained = improved & (score < (1 - rtol) * best)
         if best_x is None:  # clones: the prior's tensors change in place
             best_x = x.detach().clone()
             best_state = {k: v.clone() for k, v in prior.state().items()}
         else:
             best_x = _where_images(improved, x.detach(), best_x)
             best_state = {k: _where_images(improved, v, best_state[k]) for k, v in prior.state().items()}
-        best = torch.where(improved, value, best)
+        best = torch.where(improved, score, best)
+        kept_objective = torch.where(improved, value, kept_objective)
+        best_step = torch.where(improved, step, best_step)
         since_gain = torch.where(gained, 0, since_gain + 1)
 
         was_active = active.clone()
@@ -249,5 +273,6 @@ def solve(
         if scheduler is not None:
             scheduler.step()
     bar.close()
-    return SolveResult(x=best_x, objective=best, history=torch.stack(history), state=best_state,
-                       stop_step=stop_step, psnr_history=torch.stack(psnrs) if psnrs else None)
+    return SolveResult(x=best_x, objective=kept_objective, history=torch.stack(history), state=best_state,
+                       stop_step=stop_step, psnr_history=torch.stack(psnrs) if psnrs else None,
+                       best_step=best_step, validation_history=torch.stack(scores) if scores else None)
