@@ -37,7 +37,7 @@ from invgen.operators import Blur, Identity
 from invgen.generators.encoder import load_encoder
 from invgen.solvers import back_project, csgm_all_starts, encoder_starts, iagan
 from invgen.solvers.csgm import best_start_rows
-from invgen.solvers.pipeline import bicubic_upsample
+from invgen.solvers.methods.baselines import bicubic_upsample
 from invgen.tasks import make_operator
 
 

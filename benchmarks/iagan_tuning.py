@@ -23,8 +23,7 @@ import torch
 from invgen.data import CELEBA_CROP, celeba_paths, read_image
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
-from invgen.solvers import back_project_noisy, csgm, iagan
-from invgen.solvers.pipeline import reconstruct
+from invgen.solvers import back_project_noisy, csgm, iagan, reconstruct
 from invgen.tasks import make_operator
 
 

@@ -43,7 +43,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import dataclasses
 import json
 import os
 import statistics
@@ -59,8 +58,7 @@ from invgen.generators.face64 import build_face64
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, SuperResolution
 from invgen.priors import ImageAdaptivePrior
-from invgen.solvers import csgm, iagan
-from invgen.solvers.pipeline import PAPER, Budget, reconstruct
+from invgen.solvers import PAPER, Budget, csgm, iagan, reconstruct
 
 PARTS = ("overhead", "iagan", "gaussian-cs", "end-to-end")
 DEEPINV_GAUSSIAN_CS_S = 94.0  # DeepInverse's CompressedSensing constructor, n = 3·64², m = n/2, two cores
@@ -209,7 +207,7 @@ def end_to_end(G, A, faces: torch.Tensor, budget: Budget) -> dict:
     with torch.no_grad():
         y = A(faces)
     starts = G.sample_latent(budget.restarts, generator=torch.Generator().manual_seed(0))  # csgm's seed 0
-    warm_up = dataclasses.replace(budget, csgm_steps=2, iagan_steps=2)  # one-time set-up costs out of the timing
+    warm_up = budget.replace(csgm_steps=2, iagan_steps=2)  # one-time set-up costs out of the timing
     reconstruct(A, y[:1], ["iagan-bp"], G, budget=warm_up, progress=False)
     paper_loop(G, A, y[:1], starts, warm_up)
     t0 = time.perf_counter()
@@ -302,8 +300,8 @@ def main() -> None:
     if "end-to-end" in args.parts:
         faces = load_celeba(args.data, "val", args.e2e_faces).to(device)
         # The paper's budget (best start, no latent penalty, its learning rates) with these counts.
-        budget = dataclasses.replace(PAPER, csgm_steps=args.e2e_csgm_steps, restarts=args.e2e_restarts,
-                                     iagan_steps=args.e2e_iagan_steps)
+        budget = PAPER.replace(csgm_steps=args.e2e_csgm_steps, restarts=args.e2e_restarts,
+                               iagan_steps=args.e2e_iagan_steps)
         row = end_to_end(G, A, faces, budget)
         print(f"end to end, {row['faces']} faces × {row['restarts']} restarts, {row['csgm_steps']} + "
               f"{row['iagan_steps']} steps: invgen {row['invgen_s']:.1f} s ({row['invgen_psnr']:.2f} dB), paper loop "

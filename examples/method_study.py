@@ -12,7 +12,6 @@ starts and their averaging at equal search length.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, replace
 from importlib import resources
 
 import torch
@@ -22,15 +21,15 @@ from invgen.forward import ForwardModel
 from invgen.generators import load_default
 from invgen.metrics import psnr
 from invgen.operators import SuperResolution
-from invgen.solvers.pipeline import PAPER, Budget, reconstruct
+from invgen.solvers import PAPER, Budget, reconstruct
 
 METHODS = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp"]
 
 
 def scaled(budget: Budget, csgm_steps: int) -> Budget:
     """``budget`` with ``csgm_steps`` CSGM steps and IAGAN's steps cut in proportion."""
-    return replace(budget, csgm_steps=csgm_steps,
-                   iagan_steps=max(1, budget.iagan_steps * csgm_steps // budget.csgm_steps))
+    return budget.replace(csgm_steps=csgm_steps,
+                          iagan_steps=max(1, budget.iagan_steps * csgm_steps // budget.csgm_steps))
 
 
 def main(steps: int = 400, out: str = "method_study.json") -> dict[str, dict[str, float]]:
@@ -58,7 +57,7 @@ def main(steps: int = 400, out: str = "method_study.json") -> dict[str, dict[str
             rows.append({"budget": label, "method": method, **dict(zip(names, scores.tolist()))})
             print(f"{label:8s} {method:9s} " + " ".join(f"{s:7.2f}" for s in scores) + f" {scores.mean():7.2f}")
     with open(out, "w") as f:
-        json.dump({"budgets": {k: asdict(b) for k, b in budgets.items()}, "psnr_db": rows}, f, indent=1)
+        json.dump({"budgets": {k: vars(b) for k, b in budgets.items()}, "psnr_db": rows}, f, indent=1)
     print(f"wrote {out}")
     return table
 

@@ -1,4 +1,5 @@
-"""What every ``invgen`` command line shares: one-line errors and checked argument types.
+"""What every ``invgen`` command line shares: one-line errors, checked argument types, and
+the flags of the methods' settings, made from the registry (:func:`add_method_arguments`).
 
 A user's mistake is one line on stderr, ``invgen COMMAND: error: ...`` naming the argument
 and what it expects, and exit code 2 — from argparse (:class:`Parser`), from the checks
@@ -8,9 +9,14 @@ the commands run before any computation (:class:`UsageError`), or from the libra
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
+from collections.abc import Callable
 from pathlib import Path
+
+from invgen.solvers import METHODS, PAPER, Budget
+from invgen.solvers.registry import settings_fields
 
 
 class UsageError(Exception):
@@ -92,40 +98,59 @@ def check_fresh_output_folder(out: str | Path, overwrite: bool) -> Path:
     return out
 
 
-def add_budget_arguments(parser: argparse.ArgumentParser) -> None:
-    """The flags of :class:`~invgen.solvers.pipeline.Budget`, one per field, with its defaults in
-    the help; ``--paper`` starts from the paper's budget instead. Read back with :func:`budget_from`."""
-    from invgen.solvers.pipeline import PAPER, Budget
-
-    ours = Budget()
+def add_method_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--paper``, and a flag for every setting of every registered method
+    (:data:`~invgen.solvers.METHODS`), grouped by method, with the setting's help, invgen's
+    default and the paper's where it differs. A flag left out keeps the budget's value;
+    read the flags back with :func:`budget_from`."""
+    ours, fields = Budget(), settings_fields()
+    paper = {name: value for name, value in vars(PAPER).items() if value != getattr(ours, name)}
     group = parser.add_argument_group("budget (defaults: invgen's, chosen on held-out faces; --paper: the paper's)")
-    group.add_argument("--paper", action="store_true",
-                       help=f"the paper's budget: CSGM {PAPER.csgm_steps} steps from {PAPER.restarts} start, "
-                            f"IAGAN {PAPER.iagan_steps} steps, no averaging, no latent penalty")
-    group.add_argument("--csgm-steps", type=positive_int, default=None, help=f"default {ours.csgm_steps}")
-    group.add_argument("--restarts", type=positive_int, default=None,
-                       help=f"CSGM starts per image, one batch (default {ours.restarts})")
-    group.add_argument("--best-start", action="store_true",
-                       help="keep each image's best start (the paper) instead of averaging the starts' estimates")
-    group.add_argument("--latent-weight", type=nonnegative_float, default=None,
-                       help=f"CSGM's penalty on ‖z‖² (default {ours.latent_weight:g})")
-    group.add_argument("--iagan-steps", type=positive_int, default=None,
-                       help=f"default {ours.iagan_steps}; halved with noise")
-    group.add_argument("--lr-z", type=positive_float, default=None, help=f"IAGAN's lr for z (default {ours.lr_z:g})")
-    group.add_argument("--lr-theta", type=positive_float, default=None,
-                       help=f"IAGAN's lr for θ (default {ours.lr_theta:g})")
-    group.add_argument("--dip-steps", type=positive_int, default=None, help=f"default {ours.dip_steps}")
+    group.add_argument("--paper", action="store_true", help="the paper's budget: " + " ".join(
+        flag_of(fields[name]) + ("" if isinstance(value, bool) else f" {value:g}") for name, value in paper.items()))
+    for method in METHODS.values():
+        if not dataclasses.fields(method.settings):
+            continue
+        group = parser.add_argument_group(f"{method.name}: {method.summary}")
+        for f in dataclasses.fields(method.settings):
+            if isinstance(f.default, bool):
+                group.add_argument(flag_of(f), dest=f.name, action="store_const", const=not f.default, default=None,
+                                   help=f.metadata["help"])
+            else:
+                also = f"; --paper {paper[f.name]:g}" if f.name in paper else ""
+                group.add_argument(flag_of(f), dest=f.name, type=setting_type(f), default=None,
+                                   help=f"{f.metadata['help']} (default {f.default:g}{also})")
 
 
-def budget_from(args: argparse.Namespace):
-    """The :class:`~invgen.solvers.pipeline.Budget` the flags of :func:`add_budget_arguments` ask for."""
-    import dataclasses
+def flag_of(f: dataclasses.Field) -> str:
+    """The command-line flag of a method's setting: its own, or ``--`` + the name with dashes."""
+    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
 
-    from invgen.solvers.pipeline import PAPER, Budget
 
+def setting_type(f: dataclasses.Field) -> Callable[[str], object]:
+    """The argparse type of a method's setting: its default's type (int or float), checked
+    by the setting's own check (see :func:`invgen.solvers.setting`)."""
+    kind, check = type(f.default), f.metadata["check"]
+
+    def parse(text: str) -> object:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if check is not None:
+            try:
+                check(f.name, value)
+            except ValueError as err:
+                raise argparse.ArgumentTypeError(str(err)) from None
+        return value
+
+    return parse
+
+
+def budget_from(args: argparse.Namespace) -> Budget:
+    """The :class:`~invgen.solvers.Budget` the flags of :func:`add_method_arguments` ask for:
+    the paper's with ``--paper``, else invgen's, changed by every flag given."""
     base = PAPER if args.paper else Budget()
-    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(Budget)
-               if getattr(args, f.name, None) is not None}
-    if args.best_start:
-        changes["average"] = False
-    return dataclasses.replace(base, **changes)
+    return base.replace(**{name: getattr(args, name) for name in settings_fields()
+                           if getattr(args, name, None) is not None})

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import time
 from collections import Counter
@@ -15,7 +14,7 @@ import torch
 from invgen.arguments import (
     Parser,
     UsageError,
-    add_budget_arguments,
+    add_method_arguments,
     budget_from,
     check_fresh_output_folder,
     nonnegative_float,
@@ -27,6 +26,7 @@ from invgen.files import write_json
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
+from invgen.solvers import METHODS, Budget, reconstruct
 
 # What the library raises for a user's mistake: printed like a UsageError, one line, exit code 2.
 if TYPE_CHECKING:
@@ -83,7 +83,6 @@ DEMO_CHANGES = {"csgm_steps": 300, "dip_steps": 400}
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from invgen.data import read_image, save_panel
-    from invgen.solvers.pipeline import Budget, reconstruct
     from invgen.tasks import make_operator
 
     out = check_fresh_output_folder(args.out, args.overwrite)
@@ -94,7 +93,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
         truth = read_image(path).unsqueeze(0).to(device)
     A = make_operator("sr4", tuple(truth.shape[1:])).to(device)
     y = A(truth)
-    budget = dataclasses.replace(Budget(), **DEMO_CHANGES)
+    budget = Budget(**DEMO_CHANGES)
     print("invgen demo: super-resolution ×4 of a 64×64 face (NASA astronaut portrait, public domain)")
     print(f"invgen's budget with fewer CSGM and DIP steps for a quick demo: {vars(budget)}")
     methods = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"]
@@ -133,12 +132,12 @@ def check_reconstruct(args: argparse.Namespace) -> tuple[str, Path]:
     """Every check of ``invgen reconstruct`` that needs no image or generator: the method,
     the task and their pairing, the image size, and ``--out``. Returns the method name
     (with ``-bp``) and the output folder; :class:`UsageError` otherwise."""
-    from invgen.solvers.pipeline import METHODS
     from invgen.tasks import parse_task
 
     method = args.method + ("-bp" if args.bp else "")
-    if method not in METHODS:
-        raise UsageError(f"--bp does not apply to {args.method}; back-projectable methods: csgm, iagan, dip")
+    if args.bp and not METHODS[args.method].back_projectable:
+        raise UsageError(f"--bp does not apply to {args.method}; back-projectable methods: "
+                         f"{', '.join(name for name, m in METHODS.items() if m.back_projectable)}")
     try:
         kind, _ = parse_task(args.task)
     except ValueError as err:
@@ -253,12 +252,11 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
     from invgen.data import decode_image, save_image
-    from invgen.solvers.pipeline import reconstruct
     from invgen.tasks import make_operator
 
     method, out = check_reconstruct(args)
     device = resolve_device(args.device)
-    G = _generator(args.generator, device) if args.method in ("csgm", "iagan") else None
+    G = _generator(args.generator, device) if METHODS[args.method].needs_generator else None
     size = G.image_shape()[-1] if G is not None else args.size
     names = output_names(args.images)
     if args.measured:
@@ -287,7 +285,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         y = A(truth) + args.noise * noise
     budget = budget_from(args)
     if args.steps is not None:
-        budget = dataclasses.replace(budget, csgm_steps=args.steps, dip_steps=args.steps)
+        budget = budget.replace(csgm_steps=args.steps, dip_steps=args.steps)
     t0 = time.time()
     encoder = _encoder(args.encoder, args.generator, G, device) if G is not None else None
     estimates = reconstruct(A, y, [method], G, encoder=encoder, noise_std=args.noise, budget=budget,
@@ -364,7 +362,6 @@ def cmd_bench(args: argparse.Namespace, rest: list[str]) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from invgen.experiments import EXPERIMENTS
-    from invgen.solvers.pipeline import BASE_METHODS
     from invgen.tasks import TASK_HELP
     from invgen.training import build_parser as build_train_parser
 
@@ -393,8 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
                                      f"tasks: {TASK_HELP}")
     rec.add_argument("images", nargs="+", metavar="IMAGE")
     rec.add_argument("--task", required=True, help=TASK_HELP)
-    rec.add_argument("--method", required=True, choices=BASE_METHODS)
-    rec.add_argument("--bp", action="store_true", help="back-project the estimate onto {x : Ax = y}")
+    rec.add_argument("--method", required=True, choices=list(METHODS),
+                     help="; ".join(f"{name}: {m.summary}" for name, m in METHODS.items()))
+    rec.add_argument("--bp", action="store_true", help="back-project the estimate onto {x : Ax = y} (methods: "
+                     f"{', '.join(name for name, m in METHODS.items() if m.back_projectable)})")
     rec.add_argument("--noise", type=nonnegative_float, default=0.0, metavar="SIGMA",
                      help="std of Gaussian noise added to y (images in [0, 1]); with --measured, the noise level "
                           "of your images (none is added)")
@@ -410,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--generator", default="default", help=SPEC_HELP)
     rec.add_argument("--encoder", default="none", help=ENCODER_HELP)
     rec.add_argument("--steps", type=positive_int, default=None, help="CSGM and DIP steps (sets both)")
-    add_budget_arguments(rec)
+    add_method_arguments(rec)
     rec.add_argument("--size", type=positive_int, default=64,
                      help=f"image size for methods without a generator (≥ {MIN_SIZE}; simulated inputs)")
     rec.add_argument("--out", default="invgen-out", help="folder for the results (must be empty, or --overwrite)")

@@ -26,7 +26,7 @@ from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
 from invgen.priors import GenerativePrior
 from invgen.solvers import back_project, csgm, dip, iagan
-from invgen.solvers.pipeline import Budget
+from invgen.solvers import Budget
 from invgen.training import export_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")

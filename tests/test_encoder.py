@@ -62,7 +62,7 @@ def test_a_file_that_is_not_an_encoder_is_refused(generator_file, tmp_path):
 
 
 def test_the_pipeline_starts_csgm_from_the_encoder(faces, generator_file):
-    from invgen.solvers.pipeline import Budget, reconstruct
+    from invgen.solvers import Budget, reconstruct
 
     G, E = load_face64(generator_file), FaceEncoder(8, 4).eval()
     A = SuperResolution((3, 64, 64), 8)

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
 PUBLIC = {"invgen.data", "invgen.forward", "invgen.generators", "invgen.metrics", "invgen.operators",
-          "invgen.priors", "invgen.solvers", "invgen.solvers.pipeline"}
+          "invgen.priors", "invgen.solvers"}
 STEPS = 3
 
 

@@ -51,7 +51,7 @@ def test_samples_below_one_is_refused(problem):
 
 
 def test_the_pipeline_averages_the_same_estimates_as_posterior_mean(problem):
-    from invgen.solvers.pipeline import Budget, reconstruct
+    from invgen.solvers import Budget, reconstruct
 
     G, A, _, y = problem
     budget = Budget(csgm_steps=30, restarts=3, average=True, latent_weight=0.0, iagan_steps=5)
@@ -62,7 +62,7 @@ def test_the_pipeline_averages_the_same_estimates_as_posterior_mean(problem):
 
 
 def test_without_averaging_the_pipeline_keeps_the_best_start_as_the_paper_does(problem):
-    from invgen.solvers.pipeline import PAPER, Budget, reconstruct
+    from invgen.solvers import PAPER, Budget, reconstruct
 
     G, A, _, y = problem
     best = reconstruct(A, y, ["csgm"], G, budget=Budget(csgm_steps=30, restarts=3, average=False,

@@ -6,7 +6,8 @@ import torch
 
 from invgen.operators import Blur, GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
 from invgen.solvers.back_projection import noise_adapted_eps
-from invgen.solvers.pipeline import bicubic_upsample, reconstruct
+from invgen.solvers import reconstruct
+from invgen.solvers.methods.baselines import bicubic_upsample
 from invgen.tasks import make_operator
 
 SHAPE = (3, 32, 32)

@@ -10,7 +10,7 @@ figures. With ``--shard 1/1`` (the default) a run merges by itself.
 ``OUT`` is ``invgen-results/NAME`` unless ``--out`` says otherwise (the committed results
 in ``docs/results`` are written only when asked for by name). Nothing is lost or mixed:
 before any computation a run refuses an ``OUT`` whose shards were made with other
-settings (:data:`COMPARED`), and a shard file of another run of the same name; merging
+settings (:func:`compared`), and a shard file of another run of the same name; merging
 refuses shards that differ in those settings or share faces. JSON is strict (``null`` for
 an undefined number) and every result file is replaced atomically.
 """
@@ -22,7 +22,7 @@ import math
 import shlex
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from invgen.arguments import (
     Parser,
     UsageError,
-    add_budget_arguments,
+    add_method_arguments,
     budget_from,
     check_output_folder,
     positive_int,
@@ -43,7 +43,8 @@ from invgen.files import write_json, write_text
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
-from invgen.solvers.pipeline import Budget, reconstruct
+from invgen.solvers import Budget, reconstruct
+from invgen.solvers.registry import settings_fields
 from invgen.tasks import make_operator
 
 
@@ -74,15 +75,19 @@ def build_parser(name: str, description: str) -> Parser:
     parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--encoder", default="none", help=ENCODER_HELP)
-    add_budget_arguments(parser)
+    add_method_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=32, help="faces reconstructed together")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     return parser
 
 
-# The settings that make two shards parts of one experiment: merging shards that differ in
-# any of them would average different experiments (the faces, n_images and shard may differ).
-COMPARED = ("seed", "generator", "encoder", *(f.name for f in fields(Budget)))
+def compared() -> tuple[str, ...]:
+    """The settings that make two shards parts of one experiment — the seed, the generator,
+    the encoder and every setting of the registered methods: merging shards that differ in
+    any of them would average different experiments (the faces, n_images and shard may differ)."""
+    return ("seed", "generator", "encoder", *settings_fields())
+
+
 # What shards written before a setting existed were made with (the paper's budget, no encoder).
 LEGACY = {"encoder": "none", "average": False, "latent_weight": 0.0, "csgm_lr": 0.1}
 
@@ -99,13 +104,13 @@ def read_shard(path: Path) -> dict:
 
 
 def _shard_settings(shard: dict, defaults: dict) -> dict:
-    """What :data:`COMPARED` (plus the tasks and noise levels run) a shard was made with.
+    """What :func:`compared` (plus the tasks and noise levels run) a shard was made with.
 
     A key missing from an older shard file is read from :data:`LEGACY`, else as the
     parser's default: the shard was written before that flag existed, when its value was
     fixed there."""
     config = shard["config"]
-    settings = {key: config.get(key, LEGACY.get(key, defaults[key])) for key in COMPARED}
+    settings = {key: config.get(key, LEGACY.get(key, defaults[key])) for key in compared()}
     settings["tasks and noise"] = sorted({(r["task"], r["noise_std"]) for r in shard["records"]})
     return settings
 
@@ -118,7 +123,7 @@ def _differences(a: dict, a_name: str, b: dict, b_name: str) -> str:
 def check_out(args: argparse.Namespace, settings: list[Setting], defaults: dict) -> None:
     """Refuse (:class:`UsageError`), before any computation, a bad ``--shard`` or
     ``--n-images``, and a run whose results would mix with or replace others in ``OUT``:
-    shards made with other :data:`COMPARED` settings, tasks or noise levels, or a shard
+    shards made with other :func:`compared` settings, tasks or noise levels, or a shard
     file of the same name from a run over other faces (``--n-images``)."""
     try:
         shard_indices(args.n_images, args.shard)
@@ -130,7 +135,7 @@ def check_out(args: argparse.Namespace, settings: list[Setting], defaults: dict)
         raise UsageError(f"--n-images {args.n_images}: {err}") from None
     check_output_folder(args.out)
     shards = Path(args.out) / "shards"
-    this = {key: vars(args)[key] for key in COMPARED}
+    this = {key: vars(args)[key] for key in compared()}
     this["tasks and noise"] = sorted({(s.task, s.noise_std) for s in settings})
     for path in sorted(shards.glob("shard_*.json")):
         shard = read_shard(path)
@@ -196,7 +201,7 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
         faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(device)
     except ValueError as err:  # a face that does not decode, or is smaller than the CelebA window
         raise UsageError(f"--data: {err}") from None
-    budget = Budget(**{f.name: getattr(args, f.name) for f in fields(Budget)})
+    budget = Budget(**{name: getattr(args, name) for name in settings_fields()})
     encoder = load_encoder_spec(args.encoder)
     encoder = None if encoder is None else encoder.to(device)
     with_lpips = lpips_available()
@@ -272,7 +277,7 @@ def _fmt(value: float | None, spec: str) -> str:
 
 
 def check_shards(shard_files: list[Path], shards: list[dict], defaults: dict) -> None:
-    """Raise :class:`UsageError` unless the shards share the :data:`COMPARED` settings and no
+    """Raise :class:`UsageError` unless the shards share the :func:`compared` settings and no
     face appears in two of them, naming the files and the keys that differ."""
     first = _shard_settings(shards[0], defaults)
     for path, shard in zip(shard_files[1:], shards[1:]):
@@ -327,9 +332,8 @@ def _slug(name: str) -> str:
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     """``args`` with the budget they ask for written out (``--paper`` and the defaults
     resolved), so that a shard records the numbers it was made with."""
-    budget = budget_from(args)
-    for field in fields(Budget):
-        setattr(args, field.name, getattr(budget, field.name))
+    for name, value in vars(budget_from(args)).items():
+        setattr(args, name, value)
     return args
 
 

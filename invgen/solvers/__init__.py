@@ -4,7 +4,10 @@
 ``dip`` (Deep Image Prior), ``back_project`` (exact consistency with ``y``) and
 ``posterior_mean`` (the average of several back-projected estimates, with their spread);
 data fidelities for :func:`solve`: ``squared_error`` (the default), ``l1``, ``Huber``,
-``PoissonNLL``.
+``PoissonNLL``. The methods by name: :func:`reconstruct` runs those of :data:`METHODS`
+with a :class:`Budget` of their settings (:data:`PAPER`: the paper's); :func:`register`
+adds a :class:`Method` (a function of a :class:`Problem`, and settings made with
+:func:`setting`).
 """
 from invgen.solvers.back_projection import back_project, back_project_noisy
 from invgen.solvers.csgm import csgm, csgm_all_starts, encoder_starts
@@ -12,9 +15,13 @@ from invgen.solvers.dip import dip
 from invgen.solvers.fidelity import Huber, PoissonNLL, l1, squared_error
 from invgen.solvers.iagan import iagan
 from invgen.solvers.loop import SolveResult, solve
+from invgen.solvers.methods.base import Method, Problem, setting
+from invgen.solvers.pipeline import reconstruct
 from invgen.solvers.posterior import PosteriorEstimate, posterior_mean
+from invgen.solvers.registry import METHODS, PAPER, Budget, register, unregister
 
 __all__ = [
-    "Huber", "PoissonNLL", "PosteriorEstimate", "SolveResult", "back_project", "back_project_noisy", "csgm",
-    "csgm_all_starts", "dip", "encoder_starts", "iagan", "l1", "posterior_mean", "solve", "squared_error",
+    "METHODS", "PAPER", "Budget", "Huber", "Method", "PoissonNLL", "PosteriorEstimate", "Problem", "SolveResult",
+    "back_project", "back_project_noisy", "csgm", "csgm_all_starts", "dip", "encoder_starts", "iagan", "l1",
+    "posterior_mean", "reconstruct", "register", "setting", "solve", "squared_error", "unregister",
 ]

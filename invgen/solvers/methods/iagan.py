@@ -1,0 +1,34 @@
+"""IAGAN as a method: fine-tune z and the generator's weights from each CSGM start."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from invgen.solvers.iagan import iagan
+from invgen.solvers.methods.base import Method, Problem, setting
+from invgen.solvers.methods.csgm import search
+from invgen.validation import count, positive
+
+
+@dataclass(frozen=True)
+class IAGANSettings:
+    """Adam on z (``lr_z``) and a private copy of θ per image (``lr_theta``) for
+    ``iagan_steps`` steps, from the latents of the CSGM search (each start of it when the
+    starts are averaged); halved under noise, as in the paper."""
+
+    iagan_steps: int = setting(100, "IAGAN's steps; halved with noise", count)
+    lr_z: float = setting(1e-4, "IAGAN's lr for z", positive)
+    lr_theta: float = setting(1e-4, "IAGAN's lr for θ", positive)
+
+
+def _estimates(problem: Problem, settings: IAGANSettings) -> torch.Tensor:
+    start = problem.once(search)
+    y = problem.y.repeat_interleave(len(start.x) // len(problem.y), dim=0)
+    return iagan(problem.A, y, problem.generator, start.z, steps=settings.iagan_steps, lr_z=settings.lr_z,
+                 lr_theta=settings.lr_theta, noise_std=problem.noise_std or None, progress=problem.progress).x
+
+
+IAGAN = Method("iagan", _estimates, IAGANSettings,
+               "image-adaptive GAN: fit z and the generator's weights to y from CSGM's starts (Abu Hussein et al. 2020)",
+               needs_generator=True)
