@@ -57,6 +57,18 @@ def test_csgm_recovers_an_image_in_the_generators_range_from_half_the_measuremen
     torch.testing.assert_close(result.x, G(result.z))
 
 
+def test_csgm_in_mixed_precision_recovers_the_image_as_well(G, cs):
+    x = in_range_images(G)
+    y = cs(x)
+    full = csgm(cs, y, G, steps=300, restarts=2, progress=False)
+    mixed = csgm(cs, y, G, steps=300, restarts=2, precision=torch.bfloat16, progress=False)
+    assert mixed.x.dtype == torch.float32 and mixed.z.dtype == torch.float32
+    assert not torch.equal(mixed.x, full.x)  # the generator did run in bfloat16
+    # bfloat16 keeps ~3 digits: the image is found, to the precision it is computed in
+    assert (psnr(full.x, x) > 60).all() and (psnr(mixed.x, x) > 45).all(), (psnr(mixed.x, x), psnr(full.x, x))
+    assert (psnr(G(mixed.z), x) > 45).all()
+
+
 def test_iagan_fits_an_out_of_range_image_far_better_than_csgm(G, cs):
     x = out_of_range_images()
     y = cs(x)

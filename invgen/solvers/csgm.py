@@ -23,6 +23,7 @@ def csgm(
     z_init: torch.Tensor | None = None,
     noise_std: float | None = None,
     patience: int | None = None,
+    precision: torch.dtype | None = None,
     progress: bool = True,
 ) -> SolveResult:
     """``x̂_i = G(ẑ_i)``, ``ẑ_i = argmin_z ‖y_i − A G(z)‖² + latent_weight·‖z‖²`` (Adam, ``lr``).
@@ -33,10 +34,11 @@ def csgm(
     unless ``z_init`` ``(B, restarts, latent_dim)`` gives each image its own starts (e.g.
     :func:`encoder_starts`). Defaults are the IAGAN paper's (1600 steps, lr 0.1). Returns a :class:`SolveResult`
     with ``.x``, ``.z``, ``.objective`` and ``.history`` of the best start per image.
-    See :func:`invgen.solvers.solve` for ``noise_std`` and ``patience``.
+    See :func:`invgen.solvers.solve` for ``noise_std``, ``patience`` and ``precision``.
     """
     result = csgm_all_starts(A, y, generator, steps, lr, restarts, seed, latent_weight=latent_weight,
-                             z_init=z_init, noise_std=noise_std, patience=patience, progress=progress)
+                             z_init=z_init, noise_std=noise_std, patience=patience, precision=precision,
+                             progress=progress)
     return best_of_restarts(result, restarts)
 
 
@@ -53,6 +55,7 @@ def csgm_all_starts(
     z_init: torch.Tensor | None = None,
     noise_std: float | None = None,
     patience: int | None = None,
+    precision: torch.dtype | None = None,
     progress: bool = True,
 ) -> SolveResult:
     """:func:`csgm` without the choice: the result of every start, ``B·restarts`` rows,
@@ -71,7 +74,7 @@ def csgm_all_starts(
         starts = z_init.reshape(b * restarts, -1)
     prior = GenerativePrior(generator, b * restarts, latent_weight=latent_weight, lr=lr, z_init=starts)
     return solve(A, y.repeat_interleave(restarts, dim=0), prior, steps, noise_std=noise_std,
-                 patience=patience, progress=progress, desc="csgm")
+                 patience=patience, precision=precision, progress=progress, desc="csgm")
 
 
 def best_of_restarts(result: SolveResult, restarts: int) -> SolveResult:

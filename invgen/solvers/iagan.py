@@ -25,6 +25,7 @@ def iagan(
     holdout: float | None = None,
     holdout_block: int = 1,
     seed: int = 0,
+    precision: torch.dtype | None = None,
     progress: bool = True,
 ) -> SolveResult:
     """Fine-tune ``z`` and a per-image copy of ``G``'s weights to ``y`` (paper eq. 4).
@@ -40,8 +41,11 @@ def iagan(
     best — the start itself when adaptation only fits artefacts
     (:func:`~invgen.solvers.fidelity.holdout_split`); ``patience`` then counts steps without
     a gain on them; ``holdout_block`` > 1 leaves out squares of that size of image
-    measurements (holes, as inpainting has) instead of single entries. Back-project the result to use every measurement again. Returns ``.x`` (adapted estimate), ``.z``,
-    ``.objective`` and ``.history``; the adapted weights are not returned.
+    measurements (holes, as inpainting has) instead of single entries. Back-project the
+    result to use every measurement again. ``precision``: mixed precision (see :func:`solve`).
+
+    Returns ``.x`` (adapted estimate), ``.z``, ``.objective`` and ``.history``; the adapted
+    weights are not returned.
     """
     check_settings(steps=steps, lr_z=lr_z, lr_theta=lr_theta, noise_std=noise_std, patience=patience)
     check_image_shape(generator, A.in_shape)
@@ -50,4 +54,4 @@ def iagan(
     fit, check = holdout_split(y, holdout, seed, holdout_block) if holdout else (squared_error, None)
     prior = ImageAdaptivePrior(generator, z_init, lr_z=lr_z, lr_theta=lr_theta)
     return solve(A, y, prior, steps, fidelity=fit, validation=check, noise_std=noise_std, patience=patience,
-                 progress=progress, desc="iagan")
+                 precision=precision, progress=progress, desc="iagan")

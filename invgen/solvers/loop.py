@@ -134,6 +134,7 @@ def solve(
     tau: float = 1.0,
     patience: int | None = None,
     rtol: float = 1e-4,
+    precision: torch.dtype | None = None,
     progress: bool = True,
     desc: str = "solve",
 ) -> SolveResult:
@@ -170,7 +171,12 @@ def solve(
     them). The loop ends when every image has stopped. With a ``reference`` batch
     ``(B, *A.in_shape)`` the PSNR of every step is recorded too. ``progress`` shows a
     tqdm bar labelled ``desc`` on a terminal, a log line every few seconds otherwise
-    (:func:`invgen.progress.progress_bar`). The prior is left at its last iterate; the result holds
+    (:func:`invgen.progress.progress_bar`). ``precision`` (e.g. ``torch.bfloat16``) makes the
+    prior's images under :func:`torch.autocast` in that type — mixed precision, about twice
+    as fast where the hardware has it (AVX512-BF16 or AMX CPUs, GPUs) for about three
+    significant digits in ``x``; the images are cast back to ``y``'s type before the
+    operator, so the objective, the parameters and their updates stay in full precision.
+    The prior is left at its last iterate; the result holds
     the best ones.
     """
     check_measurement(A, y)
@@ -197,7 +203,9 @@ def solve(
     history, psnrs, scores = [], [], []
     bar = progress_bar(range(steps), desc, enabled=progress)
     for step in bar:
-        x = prior()
+        with torch.autocast(y.device.type, dtype=precision or torch.bfloat16, enabled=precision is not None):
+            x = prior()
+        x = x.to(y.dtype)
         if x.shape[0] != b:
             raise ValueError(f"the prior makes {x.shape[0]} images but y holds {b} measurements")
         if step == 0:
