@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from invgen.data import CELEBA_CROP, celeba_paths, read_image
+from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.solvers import back_project_noisy, csgm, iagan, reconstruct
@@ -51,22 +52,23 @@ def main() -> None:
     torch.manual_seed(args.seed)
     G = load_generator(args.generator)
     x = held_out_faces(args.data, args.n_images)
-    A = make_operator(args.task, tuple(x.shape[1:]), seed=args.seed)
-    y = A(x) + args.noise * torch.randn(len(x), *A.out_shape)
+    model = ForwardModel(make_operator(args.task, tuple(x.shape[1:]), seed=args.seed), sigma=args.noise)
+    A, noise_std = model.A, model.noise_std
+    y = model.measure(x)  # from torch's global generator, seeded above
 
     rows = []
     baselines = ["bicubic"] if args.task.startswith("sr") else ["pinv"]
-    for name, est in reconstruct(A, y, baselines, noise_std=args.noise, progress=False).items():
+    for name, est in reconstruct(A, y, baselines, noise_std=noise_std, progress=False).items():
         rows.append({"method": name, "psnr": psnr(est, x).mean().item()})
     start = csgm(A, y, G, steps=args.csgm_steps, restarts=args.restarts, seed=args.seed, progress=False)
     rows.append({"method": "csgm", "psnr": psnr(start.x, x).mean().item()})
-    rows.append({"method": "csgm-bp", "psnr": psnr(back_project_noisy(A, y, start.x, args.noise).clamp(0, 1), x).mean().item()})
+    rows.append({"method": "csgm-bp", "psnr": psnr(back_project_noisy(A, y, start.x, noise_std).clamp(0, 1), x).mean().item()})
     for lr_theta, steps in itertools.product(args.lr_theta, args.steps):
         t0 = time.time()
         est = iagan(A, y, G, start.z, steps=steps, lr_z=args.lr_z, lr_theta=lr_theta,
-                    noise_std=args.noise or None, progress=False).x
+                    noise_std=noise_std or None, progress=False).x
         seconds = time.time() - t0
-        bp = back_project_noisy(A, y, est, args.noise).clamp(0, 1)
+        bp = back_project_noisy(A, y, est, noise_std).clamp(0, 1)
         row = {"method": "iagan", "lr_theta": lr_theta, "steps": steps, "seconds": seconds,
                "psnr": psnr(est, x).mean().item(), "psnr_bp": psnr(bp, x).mean().item()}
         if args.noise:

@@ -9,6 +9,7 @@ from importlib import resources
 import torch
 
 from invgen.data import read_image, save_panel
+from invgen.forward import ForwardModel
 from invgen.generators import load_default
 from invgen.metrics import psnr
 from invgen.operators import Blur, SuperResolution
@@ -23,10 +24,11 @@ def main(steps: int = 400, out: str = "quickstart.png") -> dict[str, float]:
 
     # A camera that blurs, then samples every 4th pixel: operators compose like matrices.
     A = SuperResolution((3, 64, 64), 4) @ Blur.gaussian((3, 64, 64), sigma=1.0)
-    y = A(x) + 0.01 * torch.randn(A.out_shape, generator=torch.Generator().manual_seed(0))
+    model = ForwardModel(A, sigma=0.01)  # y = A x + n, n ~ N(0, 0.01² I)
+    y = model.measure(x, torch.Generator().manual_seed(0))
 
     start = csgm(A, y, G, steps=steps, restarts=4)  # z only, 4 starts as one batch
-    adapted = iagan(A, y, G, start.z, steps=max(1, steps // 2), lr_theta=1e-3, noise_std=0.01)  # z and θ
+    adapted = iagan(A, y, G, start.z, steps=max(1, steps // 2), lr_theta=1e-3, noise_std=model.noise_std)  # z and θ
     x_bp = back_project(A, y, adapted.x, eps=1e-2)  # regularised: y is noisy
 
     estimates = {"CSGM": start.x, "IAGAN": adapted.x, "IAGAN-BP": x_bp}

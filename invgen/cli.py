@@ -23,6 +23,7 @@ from invgen.arguments import (
 )
 from invgen.device import DeviceUnavailableError, resolve_device
 from invgen.files import write_json
+from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
@@ -281,14 +282,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
             A = make_operator(args.task, tuple(truth.shape[1:]), seed=args.seed).to(device)
         except ValueError as err:
             raise UsageError(f"--task: {err}") from None
-        noise = torch.randn(A(truth).shape, generator=torch.Generator().manual_seed(args.seed)).to(device)
-        y = A(truth) + args.noise * noise
+    model = ForwardModel(A, sigma=args.noise)  # with --measured, the noise is already in y
+    if not args.measured:
+        y = model.measure(truth, torch.Generator().manual_seed(args.seed))
     budget = budget_from(args)
     if args.steps is not None:
         budget = budget.replace(csgm_steps=args.steps, dip_steps=args.steps)
     t0 = time.time()
     encoder = _encoder(args.encoder, args.generator, G, device) if G is not None else None
-    estimates = reconstruct(A, y, [method], G, encoder=encoder, noise_std=args.noise, budget=budget,
+    estimates = reconstruct(A, y, [method], G, encoder=encoder, noise_std=model.noise_std, budget=budget,
                             seed=args.seed, progress=not args.quiet)
     seconds = time.time() - t0
     if args.measured:

@@ -40,6 +40,7 @@ from invgen.arguments import (
 from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
 from invgen.device import resolve_device
 from invgen.files import write_json, write_text
+from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
@@ -210,20 +211,20 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
               "(see invgen.metrics.lpips)", flush=True)
     records, examples = [], {}
     for setting in settings:
-        A = make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(device)
+        model = ForwardModel(make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(device),
+                             sigma=setting.noise_std)
+        A = model.A
         for start in range(0, len(faces), args.batch_size):
             truth = faces[start : start + args.batch_size]
             batch_ids = ids[start : start + args.batch_size]
             # Noise is seeded by the image id: the same face sees the same noise in every shard layout.
-            noise = torch.stack([torch.randn(A.out_shape, generator=torch.Generator().manual_seed(args.seed * 100003 + i))
-                                 for i in batch_ids]).to(device)
-            y = A(truth) + setting.noise_std * noise
+            y = model.measure(truth, seeds=[args.seed * 100003 + i for i in batch_ids])
             print(f"[{setting.name}] faces {batch_ids[0]:06d}–{batch_ids[-1]:06d}", flush=True)
             t0 = time.time()
-            estimates = reconstruct(A, y, methods, G, encoder=encoder, noise_std=setting.noise_std, budget=budget,
+            estimates = reconstruct(A, y, methods, G, encoder=encoder, noise_std=model.noise_std, budget=budget,
                                     seed=args.seed)
             if extra_methods is not None:
-                estimates.update(extra_methods(A, y, setting.noise_std))
+                estimates.update(extra_methods(A, y, model.noise_std))
             records += _records_for(setting, batch_ids, truth, estimates, time.time() - t0, with_lpips)
             if start == 0:
                 viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
