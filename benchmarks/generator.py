@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from invgen.data import load_celeba
+from invgen.app.celeba import load_celeba
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.operators import Identity

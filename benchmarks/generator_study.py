@@ -30,15 +30,16 @@ from pathlib import Path
 
 import torch
 
-from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
+from invgen.app.celeba import CELEBA_CROP, celeba_paths
+from invgen.app.tasks import make_operator
+from invgen.data import read_image, save_grid
 from invgen.generators import SPEC_HELP, load_generator
+from invgen.generators.encoder import load_encoder
 from invgen.metrics import psnr
 from invgen.operators import Blur, Identity
-from invgen.generators.encoder import load_encoder
 from invgen.solvers import back_project, csgm_all_starts, encoder_starts, iagan
 from invgen.solvers.csgm import best_start_rows
 from invgen.solvers.methods.baselines import bicubic_upsample
-from invgen.tasks import make_operator
 
 
 def tuning_faces(root: str, n: int) -> torch.Tensor:

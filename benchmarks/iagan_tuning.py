@@ -20,12 +20,13 @@ from pathlib import Path
 
 import torch
 
-from invgen.data import CELEBA_CROP, celeba_paths, read_image
+from invgen.app.celeba import CELEBA_CROP, celeba_paths
+from invgen.app.tasks import make_operator
+from invgen.data import read_image
 from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.solvers import back_project_noisy, csgm, iagan, reconstruct
-from invgen.tasks import make_operator
 
 
 def held_out_faces(root: str, n: int) -> torch.Tensor:

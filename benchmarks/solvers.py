@@ -52,7 +52,7 @@ from pathlib import Path
 
 import torch
 
-from invgen.data import load_celeba
+from invgen.app.celeba import load_celeba
 from invgen.generators import load_default
 from invgen.generators.face64 import build_face64
 from invgen.metrics import psnr

@@ -17,17 +17,16 @@ from hypothesis import strategies as st
 from PIL import Image
 from torch import nn
 
-from invgen import cli
+from invgen.app import cli
+from invgen.app.experiments import common
+from invgen.app.training import export_generator
 from invgen.data import decode_image
-from invgen.experiments import common
 from invgen.generators import CheckpointMismatchError, load_generator, wrap
 from invgen.generators.face64 import FaceDCGAN
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
 from invgen.priors import GenerativePrior
-from invgen.solvers import back_project, csgm, dip, iagan
-from invgen.solvers import Budget
-from invgen.training import export_generator
+from invgen.solvers import Budget, back_project, csgm, dip, iagan
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 LATENT = 4
@@ -484,7 +483,7 @@ TRAIN_CASES = [
 @pytest.mark.parametrize("extra, culprit", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES])
 def test_train_checks_its_data_and_files_before_loading_images(extra, culprit, files, fake_train, tmp_path, capsys,
                                                                monkeypatch):
-    from invgen import training
+    from invgen.app import training
 
     monkeypatch.setattr(training, "load_celeba", lambda *a, **k: pytest.fail("loaded images before refusing"))
     argv = ["train", "--data", str(fake_train), "--out", str(tmp_path / "run"),

@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from invgen import cli
+from invgen.app import cli
+from invgen.app.training import export_generator
 from invgen.generators.face64 import FaceDCGAN
-from invgen.training import export_generator
 
 
 @pytest.fixture

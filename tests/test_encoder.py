@@ -3,12 +3,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from invgen.app.training import export_generator, train_encoder, train_gan
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import FaceEncoder, export_encoder, load_encoder
 from invgen.generators.face64 import load_face64
 from invgen.operators import SuperResolution
 from invgen.solvers import csgm, encoder_starts
-from invgen.training import export_generator, train_encoder, train_gan
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

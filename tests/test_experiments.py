@@ -8,12 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from invgen.experiments import EXPERIMENTS, common
-from invgen.experiments.common import shard_indices
+from invgen.app.experiments import EXPERIMENTS, common
+from invgen.app.experiments.common import shard_indices
+from invgen.app.training import export_generator
 from invgen.generators import build_began
 from invgen.generators.began import _official_names
 from invgen.generators.face64 import FaceDCGAN
-from invgen.training import export_generator
 
 
 @pytest.mark.parametrize("n, parts", [(10, 1), (10, 3), (7, 7), (5, 8)])

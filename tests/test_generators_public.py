@@ -17,6 +17,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from invgen.app.training import export_generator
 from invgen.generators import (
     CheckpointMismatchError,
     Generator,
@@ -28,7 +29,6 @@ from invgen.generators import (
 )
 from invgen.generators.face64 import FaceDCGAN
 from invgen.generators.pggan import CELEBA_HQ_1024, _from_ptrblck
-from invgen.training import export_generator
 
 
 def random_state(shapes: dict[str, tuple[int, ...]], seed: int = 0) -> dict[str, torch.Tensor]:

@@ -13,13 +13,13 @@ import scipy.ndimage
 import torch
 from PIL import Image, ImageDraw
 
-from invgen import cli
+from invgen.app import cli
+from invgen.app.tasks import image_shape, make_operator
+from invgen.app.training import export_generator
 from invgen.data import read_image, read_kernel, read_mask
 from invgen.generators.face64 import FaceDCGAN
 from invgen.metrics import consistency
 from invgen.operators import Blur, Mask, SuperResolution
-from invgen.tasks import image_shape, make_operator
-from invgen.training import export_generator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 FAST = ["--steps", "5", "--iagan-steps", "2", "--quiet"]

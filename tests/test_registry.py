@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from invgen import cli
-from invgen.experiments import common
-from invgen.training import export_generator
+from invgen.app import cli
+from invgen.app.experiments import common
+from invgen.app.training import export_generator
 from invgen.generators.face64 import FaceDCGAN
 from invgen.operators import Mask
 from invgen.solvers import METHODS, PAPER, Budget, Method, Problem, reconstruct, register, setting, unregister

@@ -4,11 +4,11 @@ from __future__ import annotations
 import pytest
 import torch
 
+from invgen.app.tasks import make_operator
 from invgen.operators import Blur, GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
-from invgen.solvers.back_projection import noise_adapted_eps
 from invgen.solvers import reconstruct
+from invgen.solvers.back_projection import noise_adapted_eps
 from invgen.solvers.methods.baselines import bicubic_upsample
-from invgen.tasks import make_operator
 
 SHAPE = (3, 32, 32)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from invgen.app.training import train_gan
 from invgen.generators.face64 import load_face64
-from invgen.training import train_gan
 
 
 def _images(n: int = 8) -> torch.Tensor:
@@ -52,7 +52,7 @@ def test_trains_on_cuda_and_exports_for_any_device(tmp_path):
 
 
 def test_reconstruction_finetune_moves_the_range_toward_the_faces_and_resumes(tmp_path):
-    from invgen.training import export_generator, finetune_reconstruction
+    from invgen.app.training import export_generator, finetune_reconstruction
 
     images = torch.nn.functional.interpolate(torch.rand(8, 3, 4, 4, generator=torch.Generator().manual_seed(0)),
                                              size=64, mode="bilinear")  # smooth faces a tiny network can fit
@@ -73,8 +73,8 @@ def test_reconstruction_finetune_moves_the_range_toward_the_faces_and_resumes(tm
 
 
 def test_reconstruction_finetune_with_a_joint_encoder_writes_both_networks(tmp_path):
+    from invgen.app.training import export_generator, finetune_reconstruction
     from invgen.generators.encoder import load_encoder
-    from invgen.training import export_generator, finetune_reconstruction
 
     images = torch.nn.functional.interpolate(torch.rand(8, 3, 4, 4, generator=torch.Generator().manual_seed(0)),
                                              size=64, mode="bilinear")

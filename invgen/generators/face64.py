@@ -81,7 +81,7 @@ FORMAT = "invgen face64 export: {'config': {'latent_dim', 'width'}, 'state_dict'
 
 
 def load_face64(path: str | PathLike) -> Generator:
-    """Load a generator written by :func:`invgen.training.export_generator` (``invgen train``)."""
+    """Load a generator written by :func:`invgen.app.training.export_generator` (``invgen train``)."""
     ckpt = read_checkpoint(path)
     if not isinstance(ckpt, Mapping) or not {"config", "state_dict"} <= set(ckpt):
         hint = (" (this is an `invgen train` checkpoint.pt; pass the face64.pt beside it)"

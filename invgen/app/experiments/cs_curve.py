@@ -14,8 +14,8 @@ import numpy as np
 import pylops
 import torch
 
-from invgen.experiments.common import Setting
-from invgen.experiments.common import main as run_main
+from invgen.app.experiments.common import Setting
+from invgen.app.experiments.common import main as run_main
 from invgen.operators import LinearOperator, to_pylops
 
 RATIOS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5]

@@ -1,4 +1,4 @@
-"""Train the default 64×64 face GAN (``invgen train``, or ``python -m invgen.training``).
+"""Train the default 64×64 face GAN (``invgen train``, or ``python -m invgen.app.training``).
 
 Recipe: non-saturating logistic GAN loss (Goodfellow et al. 2014), spectrally normalised
 discriminator, Adam (lr 2e-4, β = (0.5, 0.999)) for both networks, random horizontal
@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from invgen.arguments import (
+from invgen.app.arguments import (
     Parser,
     UsageError,
     check_output_folder,
@@ -30,8 +30,9 @@ from invgen.arguments import (
     positive_int,
     random_seed,
 )
-from invgen.data import celeba_paths, load_celeba, save_grid
-from invgen.device import resolve_device
+from invgen.app.celeba import celeba_paths, load_celeba
+from invgen.app.device import resolve_device
+from invgen.data import save_grid
 from invgen.generators.encoder import FaceEncoder, export_encoder
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator, load_face64
 from invgen.operators import SuperResolution

@@ -6,7 +6,7 @@ from importlib import import_module
 
 def _runner(module: str):
     def run(argv: list[str]) -> None:
-        import_module(f"invgen.experiments.{module}").main(argv)
+        import_module(f"invgen.app.experiments.{module}").main(argv)
 
     return run
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from invgen.arguments import (
+from invgen.app.arguments import (
     Parser,
     UsageError,
     add_method_arguments,
@@ -21,7 +21,7 @@ from invgen.arguments import (
     positive_int,
     random_seed,
 )
-from invgen.device import DeviceUnavailableError, resolve_device
+from invgen.app.device import DeviceUnavailableError, resolve_device
 from invgen.files import write_json
 from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError
@@ -83,8 +83,8 @@ DEMO_CHANGES = {"csgm_steps": 300, "dip_steps": 400}
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
+    from invgen.app.tasks import make_operator
     from invgen.data import read_image, save_panel
-    from invgen.tasks import make_operator
 
     out = check_fresh_output_folder(args.out, args.overwrite)
     device = resolve_device(args.device)
@@ -133,7 +133,7 @@ def check_reconstruct(args: argparse.Namespace) -> tuple[str, Path]:
     """Every check of ``invgen reconstruct`` that needs no image or generator: the method,
     the task and their pairing, the image size, and ``--out``. Returns the method name
     (with ``-bp``) and the output folder; :class:`UsageError` otherwise."""
-    from invgen.tasks import parse_task
+    from invgen.app.tasks import parse_task
 
     method = args.method + ("-bp" if args.bp else "")
     if args.bp and not METHODS[args.method].back_projectable:
@@ -156,7 +156,7 @@ def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
     """The flags of measured inputs fit the task: ``--mask`` only for inpainting, ``--kernel``
     only for ``blur`` (no ``:SIGMA``), both only with ``--measured``; a measured
     inpainting needs its mask, a measured denoising its noise level."""
-    from invgen.tasks import MEASURABLE
+    from invgen.app.tasks import MEASURABLE
 
     if args.mask is not None and kind != "inpaint":
         raise UsageError(f"--mask marks the known pixels of --task inpaint, not of --task {args.task}")
@@ -183,8 +183,8 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
     boundary. With a generator ``y`` must measure the generator's size (or ``--resize``);
     otherwise the estimate has the size ``y`` measures. :class:`UsageError` naming the
     file or flag otherwise."""
+    from invgen.app.tasks import image_shape, make_operator, parse_task
     from invgen.data import decode_image, read_kernel, read_mask
-    from invgen.tasks import image_shape, make_operator, parse_task
 
     kind, factor = parse_task(args.task)
     factor = int(factor) if kind == "sr" else 1
@@ -252,8 +252,8 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
+    from invgen.app.tasks import make_operator
     from invgen.data import decode_image, save_image
-    from invgen.tasks import make_operator
 
     method, out = check_reconstruct(args)
     device = resolve_device(args.device)
@@ -345,13 +345,13 @@ def write_measured(args: argparse.Namespace, names: list[str], A: LinearOperator
 
 # --------------------------------------------------------------------------- train / bench
 def cmd_train(args: argparse.Namespace) -> None:
-    from invgen.training import run
+    from invgen.app.training import run
 
     run(args)
 
 
 def cmd_bench(args: argparse.Namespace, rest: list[str]) -> None:
-    from invgen.experiments import EXPERIMENTS
+    from invgen.app.experiments import EXPERIMENTS
 
     if args.experiment is None:
         if rest[:1] in (["-h"], ["--help"]):
@@ -363,9 +363,9 @@ def cmd_bench(args: argparse.Namespace, rest: list[str]) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from invgen.experiments import EXPERIMENTS
-    from invgen.tasks import TASK_HELP
-    from invgen.training import build_parser as build_train_parser
+    from invgen.app.experiments import EXPERIMENTS
+    from invgen.app.tasks import TASK_HELP
+    from invgen.app.training import build_parser as build_train_parser
 
     parser = Parser(
         prog="invgen", description="Imaging inverse problems with generative priors (CSGM, IAGAN, BP, DIP).",

@@ -8,8 +8,8 @@ pixel and fills the band with the method's estimate.
 """
 from __future__ import annotations
 
-from invgen.experiments.common import Setting
-from invgen.experiments.common import main as run_main
+from invgen.app.experiments.common import Setting
+from invgen.app.experiments.common import main as run_main
 
 SETTINGS = [Setting("inpaint")]
 METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]

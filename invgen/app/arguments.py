@@ -4,7 +4,7 @@ the flags of the methods' settings, made from the registry (:func:`add_method_ar
 A user's mistake is one line on stderr, ``invgen COMMAND: error: ...`` naming the argument
 and what it expects, and exit code 2 — from argparse (:class:`Parser`), from the checks
 the commands run before any computation (:class:`UsageError`), or from the library's own
-``FileNotFoundError``-like errors, which ``invgen.cli.main`` prints the same way.
+``FileNotFoundError``-like errors, which ``invgen.app.cli.main`` prints the same way.
 """
 from __future__ import annotations
 

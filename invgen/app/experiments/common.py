@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from invgen.arguments import (
+from invgen.app.arguments import (
     Parser,
     UsageError,
     add_method_arguments,
@@ -37,8 +37,10 @@ from invgen.arguments import (
     positive_int,
     random_seed,
 )
-from invgen.data import CELEBA_CROP, celeba_paths, read_image, save_grid
-from invgen.device import resolve_device
+from invgen.app.celeba import CELEBA_CROP, celeba_paths
+from invgen.app.device import resolve_device
+from invgen.app.tasks import make_operator
+from invgen.data import read_image, save_grid
 from invgen.files import write_json, write_text
 from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
@@ -46,7 +48,6 @@ from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers import Budget, reconstruct
 from invgen.solvers.registry import settings_fields
-from invgen.tasks import make_operator
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ IAGAN, IAGAN-BP, with the paper's step counts.
 """
 from __future__ import annotations
 
-from invgen.experiments.common import Setting
-from invgen.experiments.common import main as run_main
+from invgen.app.experiments.common import Setting
+from invgen.app.experiments.common import main as run_main
 
 SETTINGS = [Setting("blur"), Setting("blur", 10 / 255)]
 METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]

@@ -7,8 +7,8 @@ the paper's step counts (IAGAN halves its steps under noise).
 """
 from __future__ import annotations
 
-from invgen.experiments.common import Setting
-from invgen.experiments.common import main as run_main
+from invgen.app.experiments.common import Setting
+from invgen.app.experiments.common import main as run_main
 
 SETTINGS = [Setting("sr4"), Setting("sr8"), Setting("sr4", 10 / 255), Setting("sr8", 10 / 255)]
 METHODS = ["bicubic", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]
