@@ -15,6 +15,7 @@ from invgen.solvers.methods.baselines import BICUBIC, PINV
 from invgen.solvers.methods.csgm import CSGM
 from invgen.solvers.methods.dip import DIP
 from invgen.solvers.methods.iagan import IAGAN
+from invgen.solvers.methods.lasso_dct import LASSO_DCT
 
 METHODS: dict[str, Method] = {}
 
@@ -53,6 +54,7 @@ register(PINV)
 register(CSGM)
 register(IAGAN)
 register(DIP)
+register(LASSO_DCT)
 
 
 def check_setting(name: str, value: object) -> None:

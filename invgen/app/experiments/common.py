@@ -184,13 +184,9 @@ def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, estimate
     return records
 
 
-def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], command: str,
-        extra_methods=None) -> Path:
-    """Reconstruct this shard's faces for every setting; returns the shard file.
-
-    ``extra_methods(A, y, noise_std) → dict`` adds baselines that are not in the pipeline
-    (e.g. Lasso-DCT). ``command`` is recorded in the shard file.
-    """
+def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], command: str) -> Path:
+    """Reconstruct this shard's faces for every setting with every method (names of
+    :func:`invgen.solvers.reconstruct`); returns the shard file, which records ``command``."""
     device = resolve_device(args.device)
     positions = shard_indices(args.n_images, args.shard)
     paths = celeba_paths(args.data, "val", args.n_images)
@@ -224,8 +220,6 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
             t0 = time.time()
             estimates = reconstruct(A, y, methods, G, encoder=encoder, noise_std=model.noise_std, budget=budget,
                                     seed=args.seed)
-            if extra_methods is not None:
-                estimates.update(extra_methods(A, y, model.noise_std))
             records += _records_for(setting, batch_ids, truth, estimates, time.time() - t0, with_lpips)
             if start == 0:
                 viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
@@ -340,7 +334,7 @@ def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def main(name: str, description: str, settings: list[Setting], methods: list[str], argv=None,
-         extra_methods=None, figures=None) -> None:
+         figures=None) -> None:
     """``invgen bench NAME [options]``: check every option and ``OUT`` first, then run this
     shard and merge (with ``--shard 1/1``), or only merge (``--merge``)."""
     parser = build_parser(name, description)
@@ -352,7 +346,7 @@ def main(name: str, description: str, settings: list[Setting], methods: list[str
     try:
         if not args.merge:
             check_out(args, settings, defaults)
-            run(args, settings, methods, shlex.join([*parser.prog.split(), *argv]), extra_methods)
+            run(args, settings, methods, shlex.join([*parser.prog.split(), *argv]))
             if args.shard != "1/1":
                 print("merge the shards with --merge once all have run")
                 return

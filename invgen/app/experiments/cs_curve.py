@@ -2,7 +2,8 @@
 
 Methods: CSGM, CSGM-BP, IAGAN, IAGAN-BP (the paper's step counts) and Lasso-DCT,
 min_c ½‖y − A Dᵀc‖² + λ‖c‖₁ with D the orthonormal 2-D DCT per channel, solved by
-PyLops' FISTA. The paper's Fig. 2 is the plot this writes (``mse_vs_ratio.png``).
+PyLops' FISTA (:mod:`invgen.solvers.methods.lasso_dct`). The paper's Fig. 2 is the plot
+this writes (``mse_vs_ratio.png``).
 
     invgen bench cs-curve --n-images 32 --out docs/results/cs_curve
 """
@@ -10,38 +11,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pylops
-import torch
-
 from invgen.app.experiments.common import Setting
 from invgen.app.experiments.common import main as run_main
-from invgen.operators import LinearOperator, to_pylops
 
 RATIOS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
 SETTINGS = [Setting(f"cs:{r}") for r in RATIOS]
-METHODS = ["csgm", "csgm-bp", "iagan", "iagan-bp"]
-# λ as a fraction of ‖(A Dᵀ)ᵀ y‖∞ (above which c = 0 is optimal): a fixed rule, not tuned on the faces.
-LASSO_LAMBDA_FRACTION = 0.01
-LASSO_ITERATIONS = 200
-
-
-def lasso_dct(A: LinearOperator, y: torch.Tensor) -> torch.Tensor:
-    """Lasso-DCT estimates ``(B, *A.in_shape)`` of each measurement in ``y``, by FISTA."""
-    c, h, w = A.in_shape
-    idct = pylops.signalprocessing.DCT(dims=(c, h, w), axes=(1, 2), dtype="float64").H
-    op = to_pylops(A) @ idct
-    estimates = []
-    for y_i in y.detach().cpu().double().numpy():
-        y_i = y_i.ravel()
-        lam = LASSO_LAMBDA_FRACTION * np.abs(op.H @ y_i).max()
-        coeffs = pylops.optimization.sparsity.fista(op, y_i, niter=LASSO_ITERATIONS, eps=lam, show=False)[0]
-        estimates.append(torch.from_numpy((idct @ coeffs).reshape(c, h, w)))
-    return torch.stack(estimates).to(y).clamp(0, 1)
-
-
-def _lasso(A: LinearOperator, y: torch.Tensor, noise_std: float) -> dict[str, torch.Tensor]:
-    return {"lasso-dct": lasso_dct(A, y)}
+METHODS = ["csgm", "csgm-bp", "iagan", "iagan-bp", "lasso-dct"]
 
 
 def plot(rows: list[dict], out: Path) -> list[str]:
@@ -68,7 +43,7 @@ def plot(rows: list[dict], out: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    run_main("cs_curve", __doc__, SETTINGS, METHODS, argv, extra_methods=_lasso, figures=plot)
+    run_main("cs_curve", __doc__, SETTINGS, METHODS, argv, figures=plot)
 
 
 if __name__ == "__main__":
