@@ -26,7 +26,7 @@ from invgen.data import read_image
 from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
-from invgen.solvers import back_project_noisy, csgm, iagan, reconstruct
+from invgen.solvers import PAPER, back_project_noisy, csgm, iagan, reconstruct
 
 
 def held_out_faces(root: str, n: int) -> torch.Tensor:
@@ -41,11 +41,11 @@ def main() -> None:
     parser.add_argument("--task", default="sr4")
     parser.add_argument("--noise", type=float, default=0.0, help="σ of the Gaussian noise on y")
     parser.add_argument("--n-images", type=int, default=8)
-    parser.add_argument("--restarts", type=int, default=1)
-    parser.add_argument("--csgm-steps", type=int, default=1600)
-    parser.add_argument("--lr-theta", type=float, nargs="+", default=[1e-4, 3e-4, 1e-3])
-    parser.add_argument("--lr-z", type=float, default=1e-4)
-    parser.add_argument("--steps", type=int, nargs="+", default=[100, 250, 500, 1000])
+    parser.add_argument("--restarts", type=int, default=PAPER.restarts, help="CSGM starts; IAGAN runs from the best")
+    parser.add_argument("--csgm-steps", type=int, default=PAPER.csgm_steps)
+    parser.add_argument("--lr-z", type=float, default=PAPER.lr_z)
+    parser.add_argument("--lr-theta", type=float, nargs="+", default=[1e-4, 3e-4, 1e-3], help="the values tried")
+    parser.add_argument("--steps", type=int, nargs="+", default=[100, 250, 500, 1000], help="the values tried")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/iagan_tuning.json")
     args = parser.parse_args()
