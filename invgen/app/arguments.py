@@ -107,7 +107,7 @@ def add_method_arguments(parser: argparse.ArgumentParser) -> None:
     paper = {name: value for name, value in vars(PAPER).items() if value != getattr(ours, name)}
     group = parser.add_argument_group("budget (defaults: invgen's, chosen on held-out faces; --paper: the paper's)")
     group.add_argument("--paper", action="store_true", help="the paper's budget: " + " ".join(
-        flag_of(fields[name]) + ("" if isinstance(value, bool) else f" {value:g}") for name, value in paper.items()))
+        flag_of(fields[name]) + ("" if isinstance(value, bool) else f" {shown(value)}") for name, value in paper.items()))
     for method in METHODS.values():
         if not dataclasses.fields(method.settings):
             continue
@@ -115,11 +115,16 @@ def add_method_arguments(parser: argparse.ArgumentParser) -> None:
         for f in dataclasses.fields(method.settings):
             if isinstance(f.default, bool):
                 group.add_argument(flag_of(f), dest=f.name, action="store_const", const=not f.default, default=None,
-                                   help=f.metadata["help"])
+                                   help=f.metadata["help"].replace("%", "%%"))
             else:
-                also = f"; --paper {paper[f.name]:g}" if f.name in paper else ""
+                also = f"; --paper {shown(paper[f.name])}" if f.name in paper else ""
                 group.add_argument(flag_of(f), dest=f.name, type=setting_type(f), default=None,
-                                   help=f"{f.metadata['help']} (default {f.default:g}{also})")
+                                   help=f"{f.metadata['help'].replace('%', '%%')} (default {shown(f.default)}{also})")
+
+
+def shown(value: object) -> str:
+    """A setting's value in help text: numbers in their shortest form (``0.001``, ``1600``)."""
+    return format(value, "g") if isinstance(value, (int, float)) else str(value)
 
 
 def flag_of(f: dataclasses.Field) -> str:
@@ -128,8 +133,8 @@ def flag_of(f: dataclasses.Field) -> str:
 
 
 def setting_type(f: dataclasses.Field) -> Callable[[str], object]:
-    """The argparse type of a method's setting: its default's type (int or float), checked
-    by the setting's own check (see :func:`invgen.solvers.setting`)."""
+    """The argparse type of a method's setting: its default's type (int, float or str),
+    checked by the setting's own check (see :func:`invgen.solvers.setting`)."""
     kind, check = type(f.default), f.metadata["check"]
 
     def parse(text: str) -> object:

@@ -393,7 +393,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("images", nargs="+", metavar="IMAGE")
     rec.add_argument("--task", required=True, help=TASK_HELP)
     rec.add_argument("--method", required=True, choices=list(METHODS),
-                     help="; ".join(f"{name}: {m.summary}" for name, m in METHODS.items()))
+                     help="; ".join(f"{name}: {m.summary}" for name, m in METHODS.items()).replace("%", "%%"))
     rec.add_argument("--bp", action="store_true", help="back-project the estimate onto {x : Ax = y} (methods: "
                      f"{', '.join(name for name, m in METHODS.items() if m.back_projectable)})")
     rec.add_argument("--noise", type=nonnegative_float, default=0.0, metavar="SIGMA",

@@ -59,7 +59,7 @@ def reconstruct(
     needing = sorted({m.name for m, _ in plan.values() if m.needs_generator})
     if needing and generator is None:
         raise ValueError(f"{', '.join(needing)} need a generator (e.g. invgen.generators.load_default())")
-    problem = Problem(A, y, budget, generator, encoder, noise_std, seed, progress)
+    problem = Problem(A, y, budget, generator, encoder=encoder, noise_std=noise_std, seed=seed, progress=progress)
     runs: dict[str, torch.Tensor] = {}
     estimates = {}
     for name, (method, back_project) in plan.items():

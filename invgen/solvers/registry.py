@@ -73,7 +73,7 @@ class Budget:
     setting's default, ``Budget(csgm_steps=300)`` changes one; ``budget.csgm_steps`` reads
     one, ``vars(budget)`` all (the keys result files record), ``budget.of("csgm")`` gives
     a method its settings dataclass. Immutable; :meth:`replace` makes a changed copy.
-    A method registered after a budget was made gets its defaults from it.
+    Under a budget made before it was registered, a method runs with its defaults.
     """
 
     def __init__(self, **changes: Any) -> None:

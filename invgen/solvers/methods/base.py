@@ -25,7 +25,8 @@ Check = Callable[[str, object], None]
 
 
 def setting(default: Any, help: str, check: Check | None = None, *, flag: str | None = None) -> Any:
-    """A field of a method's settings: its ``default``, ``help`` (the command line's), and
+    """A field of a method's settings: its ``default``, whose type (bool, int, float or str)
+    is the setting's (write ``0.0`` for a float), ``help`` (the command line's), and
     ``check(name, value)``, raising ``ValueError`` for a bad value (e.g.
     :func:`invgen.validation.count`); a boolean needs none. ``flag`` is the command-line
     flag when it is not ``--`` + the name with dashes; a boolean's flag sets it to
@@ -56,7 +57,7 @@ class Problem:
     noise_std: float = 0.0
     seed: int = 0
     progress: bool = True
-    _done: dict = dataclasses.field(default_factory=dict, repr=False)
+    _done: dict = dataclasses.field(default_factory=dict, init=False, repr=False)
 
     def once(self, compute: Callable[[Problem], T]) -> T:
         """``compute(self)``, computed at most once for this problem: what several methods
