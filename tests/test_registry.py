@@ -4,7 +4,9 @@ registry's default and help, and the experiment runner runs it and records the s
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +108,16 @@ def test_the_experiment_runner_runs_it_and_records_its_setting(toy, tmp_path, mo
     assert {r["method"] for r in shard["records"]} == {"pinv", "pinv-scaled"}
     panel = torch.load(out / "shards" / "shard_1_of_1.examples.pt")["inpaint"]
     torch.testing.assert_close(panel["pinv-scaled"].float(), 0.5 * panel["pinv"].float(), atol=1e-3, rtol=0)
+
+
+def test_the_readmes_method_registers_as_written():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    code = re.search(r"```python\n(.*?)```", readme.split("### Adding a method", 1)[1], re.S).group(1)
+    exec(compile(code, "README.md (adding a method)", "exec"), {})
+    try:
+        A = Mask.random((3, 8, 8), 0.5, seed=0)
+        y = A(torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0)))
+        x = reconstruct(A, y, ["pinv-scaled"], budget=Budget(pinv_scale=0.5), progress=False)["pinv-scaled"]
+        torch.testing.assert_close(x, 0.5 * A.pinv(y))
+    finally:
+        unregister("pinv-scaled")
