@@ -37,6 +37,21 @@ def count(name: str, value: object) -> None:
         raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
 
 
+def fraction(name: str, value: object) -> None:
+    """``value`` is a real number in [0, 1) (a share; 0 turns the feature off)."""
+    if not (_is_real(value) and 0 <= value < 1):
+        raise ValueError(f"{name} must be a number in [0, 1), got {value!r}")
+
+
+PRECISIONS = {"float32": None, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def precision(name: str, value: object) -> None:
+    """``value`` names a precision: ``float32`` (full) or a mixed one, ``bfloat16`` or ``float16``."""
+    if value not in PRECISIONS:
+        raise ValueError(f"{name} must be one of {', '.join(PRECISIONS)}, got {value!r}")
+
+
 def _optional(rule):
     def check(name: str, value: object) -> None:
         if value is not None:

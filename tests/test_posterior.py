@@ -56,8 +56,11 @@ def test_the_pipeline_averages_the_same_estimates_as_posterior_mean(problem):
     G, A, _, y = problem
     budget = Budget(csgm_steps=30, restarts=3, average=True, latent_weight=0.0, iagan_steps=5)
     est = reconstruct(A, y, ["csgm-bp", "iagan-bp"], G, budget=budget, progress=False)
-    ref = posterior_mean(A, y, G, samples=3, csgm_steps=30, iagan_steps=5, progress=False)
+    ref = posterior_mean(A, y, G, samples=3, csgm_steps=30, iagan_steps=5, holdout=budget.iagan_holdout,
+                         progress=False)
     torch.testing.assert_close(est["iagan-bp"], ref.x)
+    fit_all = posterior_mean(A, y, G, samples=3, csgm_steps=30, iagan_steps=5, progress=False)
+    assert not torch.allclose(fit_all.x, ref.x)  # the held-out measurements do reach IAGAN
     assert not torch.allclose(est["csgm-bp"], est["iagan-bp"])
 
 

@@ -42,12 +42,14 @@ def posterior_mean(
     iagan_steps: int = 0,
     lr_z: float = 1e-4,
     lr_theta: float = 1e-4,
+    holdout: float | None = None,
+    holdout_block: int = 1,
     noise_std: float = 0.0,
     seed: int = 0,
     progress: bool = True,
 ) -> PosteriorEstimate:
     """``x̂_i = (1/K) Σ_k BP(x_ik)``, ``x_ik`` = CSGM from start ``k`` (then IAGAN for
-    ``iagan_steps`` > 0), ``BP`` = :func:`back_project_noisy` (exact for ``noise_std = 0``).
+    ``iagan_steps`` > 0, with ``holdout``/``holdout_block`` as in :func:`iagan`), ``BP`` = :func:`back_project_noisy` (exact for ``noise_std = 0``).
 
     The ``K = samples`` starts of all ``B`` images run as one batch of ``B·K``, for CSGM
     and for IAGAN (each with its private weights). Estimates are clipped to [0, 1] before
@@ -61,7 +63,8 @@ def posterior_mean(
     x = start.x
     if iagan_steps > 0:
         x = iagan(A, y_all, generator, start.z, steps=iagan_steps, lr_z=lr_z, lr_theta=lr_theta,
-                  noise_std=noise_std or None, progress=progress).x
+                  noise_std=noise_std or None, holdout=holdout, holdout_block=holdout_block, seed=seed,
+                  progress=progress).x
     x = back_project_noisy(A, y_all, x, noise_std).clamp(0, 1).detach()
     mean, spread = average_starts(x, samples)
     return PosteriorEstimate(x=mean, spread=spread, samples=x.view(y.shape[0], samples, *x.shape[1:]))
