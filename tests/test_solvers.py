@@ -69,6 +69,17 @@ def test_csgm_in_mixed_precision_recovers_the_image_as_well(G, cs):
     assert (psnr(G(mixed.z), x) > 45).all()
 
 
+def test_iagan_in_mixed_precision_adapts_every_images_weights_as_well(G, cs):
+    x = out_of_range_images()
+    y = cs(x)
+    start = csgm(cs, y, G, steps=100, restarts=2, progress=False)
+    full = iagan(cs, y, G, start.z, steps=100, progress=False)
+    mixed = iagan(cs, y, G, start.z, steps=100, precision=torch.bfloat16, progress=False)
+    assert mixed.x.dtype == torch.float32 and not torch.equal(mixed.x, full.x)
+    assert (mixed.objective <= 0.5 * start.objective).all() and (mixed.objective <= 2 * full.objective).all(), (
+        mixed.objective, full.objective, start.objective)
+
+
 def test_iagan_fits_an_out_of_range_image_far_better_than_csgm(G, cs):
     x = out_of_range_images()
     y = cs(x)

@@ -129,6 +129,14 @@ def _grouped_layer(m: nn.Module, prefix: str) -> Step | None:
     return None
 
 
+def _same_dtype(*tensors: torch.Tensor | None) -> list[torch.Tensor | None]:
+    """``tensors`` in one type: autocast's where it is on (mixed precision; a custom
+    autograd function is not cast by it), else the first one's."""
+    device = tensors[0].device.type
+    dtype = torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else tensors[0].dtype
+    return [None if t is None else t.to(dtype) for t in tensors]
+
+
 class _BatchedLinear(torch.autograd.Function):
     """``rows_i @ w_iᵀ (+ b_i)`` for rows ``(B, L, in)``, weights ``(B, out, in)``.
 
@@ -140,6 +148,7 @@ class _BatchedLinear(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, rows: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None) -> torch.Tensor:
+        rows, w, b = _same_dtype(rows, w, b)
         ctx.save_for_backward(rows, w)
         ctx.has_bias = b is not None
         wt = w.transpose(1, 2)
@@ -148,6 +157,7 @@ class _BatchedLinear(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         rows, w = ctx.saved_tensors
+        grad = grad.to(w.dtype)  # autograd casts each gradient back to its input's type
         grad_rows = torch.bmm(grad, w) if ctx.needs_input_grad[0] else None
         grad_w = None
         if ctx.needs_input_grad[1]:
@@ -163,12 +173,14 @@ class _TransposedWeightProduct(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, w: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        w, x = _same_dtype(w, x)
         ctx.save_for_backward(w, x)
         return torch.bmm(w.transpose(1, 2), x)
 
     @staticmethod
     def backward(ctx, grad: torch.Tensor):
         w, x = ctx.saved_tensors
+        grad = grad.to(w.dtype)
         grad_w = torch.bmm(x, grad.transpose(1, 2)) if ctx.needs_input_grad[0] else None
         grad_x = torch.bmm(w, grad) if ctx.needs_input_grad[1] else None
         return grad_w, grad_x

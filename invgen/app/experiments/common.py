@@ -92,7 +92,8 @@ def compared() -> tuple[str, ...]:
 
 # What shards written before a setting existed were made with (the paper's budget, no encoder).
 LEGACY = {"encoder": "none", "average": False, "latent_weight": 0.0, "csgm_lr": 0.1, "iagan_holdout": 0.0,
-          "iagan_holdout_block": 1, "csgm_precision": "float32"}
+          "iagan_holdout_block": 1, "csgm_precision": "float32",
+          "iagan_precision": "float32"}
 
 
 def read_shard(path: Path) -> dict:

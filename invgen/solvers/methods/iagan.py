@@ -8,7 +8,7 @@ import torch
 from invgen.solvers.iagan import iagan
 from invgen.solvers.methods.base import Method, Problem, setting
 from invgen.solvers.methods.csgm import search
-from invgen.validation import count, fraction, positive
+from invgen.validation import PRECISIONS, count, fraction, positive, precision
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class IAGANSettings:
     of each image's measurements left out of the fit; the iterate kept is the one that
     predicts them best, so IAGAN stops where adapting only fits artefacts (0: fit all, keep
     the smallest objective, as the paper); ``iagan_holdout_block``: leave out squares of
-    that size (for holes, e.g. inpainting) instead of single entries. The defaults were
+    that size (for holes, e.g. inpainting) instead of single entries; ``iagan_precision``:
+    mixed precision for the generator. The defaults were
     chosen on the tuning faces (``benchmarks/holdout_study.py``)."""
 
     iagan_steps: int = setting(100, "IAGAN's steps; halved with noise", count)
@@ -29,6 +30,8 @@ class IAGANSettings:
                                         "that predicts them best (0: fit all, keep the smallest objective)", fraction)
     iagan_holdout_block: int = setting(1, "size of the squares IAGAN leaves out of image measurements (8 for "
                                           "inpainting holes; 1: single entries)", count)
+    iagan_precision: str = setting("float32", "the generator's arithmetic in IAGAN: float32, or mixed bfloat16 or "
+                                              "float16", precision)
 
 
 def _estimates(problem: Problem, settings: IAGANSettings) -> torch.Tensor:
@@ -36,7 +39,8 @@ def _estimates(problem: Problem, settings: IAGANSettings) -> torch.Tensor:
     y = problem.y.repeat_interleave(len(start.x) // len(problem.y), dim=0)
     return iagan(problem.A, y, problem.generator, start.z, steps=settings.iagan_steps, lr_z=settings.lr_z,
                  lr_theta=settings.lr_theta, noise_std=problem.noise_std or None, holdout=settings.iagan_holdout or None,
-                 holdout_block=settings.iagan_holdout_block, seed=problem.seed, progress=problem.progress).x
+                 holdout_block=settings.iagan_holdout_block, seed=problem.seed,
+                 precision=PRECISIONS[settings.iagan_precision], progress=problem.progress).x
 
 
 IAGAN = Method("iagan", _estimates, IAGANSettings,
