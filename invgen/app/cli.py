@@ -21,7 +21,7 @@ from invgen.app.arguments import (
     positive_int,
     random_seed,
 )
-from invgen.app.device import DeviceUnavailableError, resolve_device
+from invgen.app.device import DeviceUnavailableError, add_device_argument, resolve_device
 from invgen.files import write_json
 from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def common(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+        add_device_argument(p)
         p.add_argument("--seed", type=random_seed, default=0, help="seeds latents, noise and random operators")
         p.add_argument("--quiet", action="store_true",
                        help="no progress (a bar on a terminal, a log line every 10 s otherwise)")

@@ -31,7 +31,7 @@ from invgen.app.arguments import (
     random_seed,
 )
 from invgen.app.celeba import celeba_paths, load_celeba
-from invgen.app.device import resolve_device
+from invgen.app.device import add_device_argument, resolve_device
 from invgen.data import save_grid
 from invgen.generators.encoder import FaceEncoder, export_encoder
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator, load_face64
@@ -392,7 +392,7 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--max-images", type=positive_int, default=None, help="use only the first N train images")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_argument(parser)
     return parser
 
 

@@ -38,7 +38,7 @@ from invgen.app.arguments import (
     random_seed,
 )
 from invgen.app.celeba import CELEBA_CROP, celeba_paths
-from invgen.app.device import resolve_device
+from invgen.app.device import add_device_argument, resolve_device
 from invgen.app.tasks import make_operator
 from invgen.data import read_image, save_grid
 from invgen.files import write_json, write_text
@@ -79,7 +79,7 @@ def build_parser(name: str, description: str) -> Parser:
     parser.add_argument("--encoder", default="none", help=ENCODER_HELP)
     add_method_arguments(parser)
     parser.add_argument("--batch-size", type=positive_int, default=32, help="faces reconstructed together")
-    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    add_device_argument(parser)
     return parser
 
 
