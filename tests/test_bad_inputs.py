@@ -26,7 +26,7 @@ from invgen.generators.face64 import FaceDCGAN
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
 from invgen.priors import GenerativePrior
-from invgen.solvers import Budget, back_project, csgm, dip, iagan
+from invgen.solvers import Budget, back_project, csgm, dip, iagan, reconstruct
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 LATENT = 4
@@ -124,6 +124,9 @@ CLI_CASES = [
     (["--image", "BOMB"], "decompression bomb"),
     (["--out", "FACE"], "is a file"),
     (["--out", "TMP"], "--overwrite"),
+    (["--task", "cs:0.1", "--method", "iagan", "--iagan-holdout-block", "4"], "held-out blocks need image"),
+    (["--method", "iagan", "--iagan-holdout", "1"], "--iagan-holdout"),
+    (["--csgm-precision", "float8"], "--csgm-precision"),
 ]
 
 
@@ -172,6 +175,7 @@ BENCH_CASES = [
     (["--out", "FACE"], "is a file"),
     (["--generator", "foo:TEXT"], "unknown generator kind"),
     (["--data", "no-such-folder"], "CelebA folder not found"),
+    (["--iagan-holdout-block", "100"], "at least 2 measurements (or blocks)"),
 ]
 
 
@@ -395,6 +399,9 @@ API_CASES = [
      ValueError, "estimate x"),
     ("wrong latent size", lambda G: wrap(_tiny_network(), 6), ValueError, "latents of shape \\(B, 6\\); its first layer takes 4 features"),
     ("z dtype", lambda G: G(torch.zeros(1, LATENT, dtype=torch.float64)), TypeError, "float64"),
+    ("holdout blocks of vectors", lambda G: reconstruct(
+        GaussianCS((1, 16, 16), 64), torch.zeros(1, 64), ["csgm", "iagan"], G,
+        budget=Budget(iagan_holdout_block=4), progress=False), ValueError, "held-out blocks need image"),
     ("psnr NaN", lambda G: psnr(torch.full((1, *SHAPE), math.nan), torch.zeros(1, *SHAPE)), ValueError, "x contains"),
 ]
 

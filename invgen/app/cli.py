@@ -28,6 +28,7 @@ from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
 from invgen.solvers import METHODS, Budget, reconstruct
+from invgen.solvers.pipeline import check_methods
 
 # What the library raises for a user's mistake: printed like a UsageError, one line, exit code 2.
 if TYPE_CHECKING:
@@ -288,6 +289,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     budget = budget_from(args)
     if args.steps is not None:
         budget = budget.replace(csgm_steps=args.steps, dip_steps=args.steps)
+    try:
+        check_methods(A, [method], budget, G)
+    except ValueError as err:
+        raise UsageError(f"--method {args.method}: {err}") from None
     t0 = time.time()
     encoder = _encoder(args.encoder, args.generator, G, device) if G is not None else None
     estimates = reconstruct(A, y, [method], G, encoder=encoder, noise_std=model.noise_std, budget=budget,

@@ -91,6 +91,25 @@ class MaskedSquaredError:
         return f"MaskedSquaredError({int(self.mask.sum())} of {self.mask.numel()} entries)"
 
 
+def holdout_cells(shape: tuple[int, ...], fraction: float, block: int = 1) -> tuple[int, ...]:
+    """The shape of what :func:`holdout_split` draws from, per image: the measurement shape
+    ``shape``, or its grid of ``block × block`` squares (one for all channels) for image
+    measurements ``(C, H, W)``. ``ValueError`` for a fraction outside (0, 1), a block size
+    < 1, blocks of measurements that are not images, or fewer than 2 cells."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"the held-out fraction must be in (0, 1), got {fraction}")
+    if block < 1:
+        raise ValueError(f"the held-out block size must be ≥ 1, got {block}")
+    if block > 1 and len(shape) != 3:
+        raise ValueError(f"held-out blocks need image measurements (C, H, W), got measurements of shape {shape}; "
+                         "use single entries (block 1)")
+    cells = (1, -(-shape[1] // block), -(-shape[2] // block)) if block > 1 else shape
+    if math.prod(cells) < 2:
+        raise ValueError(f"holding out needs at least 2 measurements (or blocks) per image; measurements of shape "
+                         f"{shape} in blocks of {block} make {math.prod(cells)}")
+    return cells
+
+
 def holdout_split(
     y: torch.Tensor, fraction: float, seed: int = 0, block: int = 1,
 ) -> tuple[MaskedSquaredError, MaskedSquaredError]:
@@ -106,24 +125,12 @@ def holdout_split(
     then asks the estimate to fill a hole, as inpainting does, not to interpolate between
     known neighbours.
     """
-    if not 0 < fraction < 1:
-        raise ValueError(f"the held-out fraction must be in (0, 1), got {fraction}")
-    if block < 1:
-        raise ValueError(f"the held-out block size must be ≥ 1, got {block}")
-    if block > 1 and y.dim() != 4:
-        raise ValueError(f"held-out blocks need image measurements (B, C, H, W), got shape {tuple(y.shape)}")
-    if block > 1:
-        rows, cols = -(-y.shape[2] // block), -(-y.shape[3] // block)
-        cells = (y.shape[0], 1, rows, cols)
-    else:
-        cells = tuple(y.shape)
-    per_image = math.prod(cells[1:])
-    if per_image < 2:
-        raise ValueError(f"holding out needs at least 2 measurements (or blocks) per image, got {per_image}")
+    cells = holdout_cells(tuple(y.shape[1:]), fraction, block)
+    per_image = math.prod(cells)
     n_out = min(per_image - 1, max(1, round(fraction * per_image)))
     rng = torch.Generator().manual_seed(seed)
     order = torch.stack([torch.randperm(per_image, generator=rng) for _ in range(y.shape[0])])
-    held = (order < n_out).view(cells)
+    held = (order < n_out).view(y.shape[0], *cells)
     if block > 1:
         held = held.repeat_interleave(block, 2).repeat_interleave(block, 3)[..., :y.shape[2], :y.shape[3]]
         held = held.expand_as(y)

@@ -38,6 +38,22 @@ def resolve(name: str) -> tuple[Method, bool]:
     return METHODS[name.removesuffix("-bp") if back_project else name], back_project
 
 
+def check_methods(
+    A: LinearOperator, methods: list[str] | tuple[str, ...], budget: Budget, generator: Generator | None = None,
+) -> dict[str, tuple[Method, bool]]:
+    """What :func:`reconstruct` runs for each name (see :func:`resolve`), checked before any
+    computation: ``ValueError`` for an unknown name, a method that needs a generator
+    without one, or settings a method cannot run with on ``A`` (its ``check``)."""
+    plan = {name: resolve(name) for name in methods}
+    needing = sorted({m.name for m, _ in plan.values() if m.needs_generator})
+    if needing and generator is None:
+        raise ValueError(f"{', '.join(needing)} need a generator (e.g. invgen.generators.load_default())")
+    for method in {m.name: m for m, _ in plan.values()}.values():
+        if method.check is not None:
+            method.check(A, budget.of(method.name))
+    return plan
+
+
 def reconstruct(
     A: LinearOperator,
     y: torch.Tensor,
@@ -55,10 +71,7 @@ def reconstruct(
     ``encoder`` (trained with ``generator``, read by :func:`~invgen.generators.encoder.load_encoder`)
     gives each image's first CSGM start, ``E(A⁺y)`` (:func:`~invgen.solvers.csgm.encoder_starts`).
     """
-    plan = {name: resolve(name) for name in methods}
-    needing = sorted({m.name for m, _ in plan.values() if m.needs_generator})
-    if needing and generator is None:
-        raise ValueError(f"{', '.join(needing)} need a generator (e.g. invgen.generators.load_default())")
+    plan = check_methods(A, methods, budget, generator)
     problem = Problem(A, y, budget, generator, encoder=encoder, noise_std=noise_std, seed=seed, progress=progress)
     runs: dict[str, torch.Tensor] = {}
     estimates = {}

@@ -47,6 +47,7 @@ from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
 from invgen.solvers import Budget, reconstruct
+from invgen.solvers.pipeline import check_methods
 from invgen.solvers.registry import settings_fields
 
 
@@ -208,10 +209,15 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
     if not with_lpips:
         print(f"no LPIPS column: its backbone weights are not at {backbone_checkpoint('alex')} "
               "(see invgen.metrics.lpips)", flush=True)
+    models = [ForwardModel(make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(device),
+                           sigma=setting.noise_std) for setting in settings]
+    for setting, model in zip(settings, models):  # every setting checked before any computation
+        try:
+            check_methods(model.A, methods, budget, G)
+        except ValueError as err:
+            raise UsageError(f"[{setting.name}] {err}") from None
     records, examples = [], {}
-    for setting in settings:
-        model = ForwardModel(make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(device),
-                             sigma=setting.noise_std)
+    for setting, model in zip(settings, models):
         A = model.A
         for start in range(0, len(faces), args.batch_size):
             truth = faces[start : start + args.batch_size]

@@ -77,7 +77,9 @@ class Method:
     them onto ``y`` for ``NAME-bp`` (when ``back_projectable``) and returns their mean.
     ``settings``: the dataclass of its settings (fields made with :func:`setting`);
     ``summary``: one line for the command line's help; ``needs_generator``: it runs only
-    with a generator.
+    with a generator; ``check(A, settings)``, if given, raises ``ValueError`` for settings
+    that cannot work with the operator ``A`` — called for every method before any runs
+    (:func:`~invgen.solvers.pipeline.check_methods`), so a mistake costs no computation.
     """
 
     name: str
@@ -86,3 +88,4 @@ class Method:
     summary: str = ""
     needs_generator: bool = False
     back_projectable: bool = True
+    check: Callable[[LinearOperator, Any], None] | None = None

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import torch
 
+from invgen.operators import LinearOperator
+from invgen.solvers.fidelity import holdout_cells
 from invgen.solvers.iagan import iagan
 from invgen.solvers.methods.base import Method, Problem, setting
 from invgen.solvers.methods.csgm import search
@@ -43,6 +45,11 @@ def _estimates(problem: Problem, settings: IAGANSettings) -> torch.Tensor:
                  precision=PRECISIONS[settings.iagan_precision], progress=problem.progress).x
 
 
+def _check(A: LinearOperator, settings: IAGANSettings) -> None:
+    if settings.iagan_holdout:
+        holdout_cells(tuple(A.out_shape), settings.iagan_holdout, settings.iagan_holdout_block)
+
+
 IAGAN = Method("iagan", _estimates, IAGANSettings,
                "image-adaptive GAN: fit z and the generator's weights to y from CSGM's starts (Abu Hussein et al. 2020)",
-               needs_generator=True)
+               needs_generator=True, check=_check)
