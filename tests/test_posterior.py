@@ -72,3 +72,18 @@ def test_without_averaging_the_pipeline_keeps_the_best_start_as_the_paper_does(p
                                                         latent_weight=0.0), progress=False)["csgm"]
     torch.testing.assert_close(best, csgm(A, y, G, steps=30, restarts=3, progress=False).x)
     assert PAPER.restarts == 1 and not PAPER.average and PAPER.iagan_steps == 500
+
+
+def test_the_pipeline_holds_out_measurements_for_noiseless_y_only(problem):
+    from invgen.solvers import Budget, reconstruct
+
+    G, A, _, y = problem
+    small = Budget(csgm_steps=20, restarts=2, iagan_steps=5)
+
+    def iagan_bp(holdout, noise_std):
+        return reconstruct(A, y, ["iagan-bp"], G, noise_std=noise_std, budget=small.replace(iagan_holdout=holdout),
+                           progress=False)["iagan-bp"]
+
+    assert not torch.allclose(iagan_bp(0.2, 0.0), iagan_bp(0.0, 0.0))
+    # with a noise level the discrepancy principle is IAGAN's stop rule, not held-out measurements
+    torch.testing.assert_close(iagan_bp(0.2, 0.01), iagan_bp(0.0, 0.01))
