@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import sys
 import time
@@ -308,6 +309,8 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
     rows = summarise(records)
     table = markdown_table(rows)
     commands = sorted({s["command"] for s in shards})
+    if len(shard_files) > 1:  # and the step that made this page
+        commands.append(re.sub(r" --shard \S+", "", commands[0]) + " --merge")
     write_json(out / "results.json", {"title": title, "commands": commands, "summary": rows, "records": records},
                indent=1)
     examples = torch.load(shard_files[0].with_suffix(".examples.pt"), weights_only=True)
@@ -320,7 +323,8 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
     lpips_note = [] if all("lpips" in r for r in rows) else [
         ("No LPIPS column: torchvision's AlexNet weights were not on the machine that ran this "
          "(invgen never downloads them; see `invgen.metrics.lpips`)."), ""]
-    doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "", *lpips_note,
+    doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
+           "PSNR: mean ± standard error of the mean over the faces.", "", *lpips_note,
            "Examples (first faces of the first shard; columns: " + ", ".join(columns) + "):", ""]
     doc += [f"![{s}](examples_{_slug(s)}.png)" for s in examples] + [""] + figure_lines
     write_text(out / "results.md", "\n".join(doc) + "\n")
