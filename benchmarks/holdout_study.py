@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--holdout-block", type=int, nargs="+", default=[1],
                         help="sizes of the held-out squares (1: single entries; > 1 for image measurements)")
     parser.add_argument("--iagan-steps", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--lr-theta", type=float, nargs="+", default=[Budget().lr_theta],
+                        help="IAGAN's learning rates for the generator's weights")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/holdout_study.json")
     args = parser.parse_args()
@@ -82,12 +84,12 @@ def main() -> None:
         csgm_bp = averaged_bp(start.x)
         record(task, "csgm-bp", csgm_bp, None, t_csgm)
         variants = [(None, 1), *itertools.product(args.holdout, args.holdout_block)]
-        for steps, (holdout, block) in itertools.product(args.iagan_steps, variants):
+        for lr_theta, steps, (holdout, block) in itertools.product(args.lr_theta, args.iagan_steps, variants):
             t0 = time.time()
-            result = iagan(A, y_all, G, start.z, steps=steps, lr_z=budget.lr_z, lr_theta=budget.lr_theta,
+            result = iagan(A, y_all, G, start.z, steps=steps, lr_z=budget.lr_z, lr_theta=lr_theta,
                            noise_std=args.noise or None, holdout=holdout, holdout_block=block, seed=args.seed,
                            progress=False)
-            label = f"iagan-bp@{steps}" + (f" holdout {holdout:g}" if holdout else "") + (
+            label = f"iagan-bp@{steps}" + (f" lr_θ {lr_theta:g}" if len(args.lr_theta) > 1 else "") + (f" holdout {holdout:g}" if holdout else "") + (
                 f" block {block}" if block > 1 else "")
             record(task, label, averaged_bp(result.x), csgm_bp, t_csgm + time.time() - t0,
                    result.best_step.float().mean().item())

@@ -37,6 +37,12 @@ def count(name: str, value: object) -> None:
         raise ValueError(f"{name} must be an integer ≥ 1, got {value!r}")
 
 
+def whole(name: str, value: object) -> None:
+    """``value`` is an integer ≥ 0."""
+    if not (isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0):
+        raise ValueError(f"{name} must be an integer ≥ 0, got {value!r}")
+
+
 def fraction(name: str, value: object) -> None:
     """``value`` is a real number in [0, 1) (a share; 0 turns the feature off)."""
     if not (_is_real(value) and 0 <= value < 1):

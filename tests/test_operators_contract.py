@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from invgen.operators import (
     Blur,
@@ -127,6 +129,24 @@ def test_mask_constructors():
         Mask.box((1, 4, 4), 2, 2, 3, 1)
     with pytest.raises(ValueError, match="shape"):
         Mask((3, 4, 4), torch.ones(3, 4))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(3, 12), st.integers(3, 12), st.integers(0, 2**31 - 1), st.floats(0.0, 1.0))
+def test_largest_hole_is_the_largest_all_missing_square(h, w, seed, keep):
+    mask = (torch.rand(h, w, generator=torch.Generator().manual_seed(seed)) < keep).float()
+    missing = (mask == 0).numpy()
+    brute = max((s for s in range(1, min(h, w) + 1)
+                 for i in range(h - s + 1) for j in range(w - s + 1) if missing[i:i + s, j:j + s].all()), default=0)
+    assert Mask((2, h, w), mask).largest_hole == brute
+
+
+def test_largest_hole_needs_every_channel_missing():
+    assert Mask.box((3, 20, 30), 2, 3, 6, 11).largest_hole == 6
+    mask = Mask.box((3, 20, 30), 2, 3, 6, 11).mask.clone()
+    mask[1, 4, 8] = 1  # one channel observed in the middle of the hole
+    assert Mask((3, 20, 30), mask).largest_hole == 5
+    assert Mask((1, 5, 5), torch.ones(5, 5)).largest_hole == 0
 
 
 def test_blur_kernels_are_normalised_and_centred():

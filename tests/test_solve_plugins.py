@@ -7,10 +7,10 @@ import torch.nn.functional as F
 from scipy import stats
 
 from invgen.metrics import psnr
-from invgen.operators import GaussianCS, Identity
 from invgen.priors import DeepImagePrior, Prior
 from invgen.solvers import Huber, PoissonNLL, l1, solve, squared_error
-from invgen.solvers.fidelity import holdout_split
+from invgen.operators import GaussianCS, Identity, Mask, SuperResolution
+from invgen.solvers.fidelity import MAX_HOLDOUT_BLOCK, holdout_block_for, holdout_split
 
 SHAPE = (1, 8, 8)
 
@@ -298,6 +298,15 @@ def test_held_out_blocks_are_whole_squares_through_every_channel():
     torch.testing.assert_close(held[:, 0].float(), cells.repeat_interleave(4, 1).repeat_interleave(4, 2)[:, :10, :12].float())
     with pytest.raises(ValueError, match="image measurements"):
         holdout_split(torch.zeros(2, 40), 0.3, block=4)
+
+
+def test_the_held_out_squares_follow_the_operators_holes():
+    shape = (3, 64, 64)
+    assert holdout_block_for(Mask.box(shape, 10, 10, 5, 30)) == 5
+    assert holdout_block_for(Mask.box(shape, 10, 10, 30, 30)) == MAX_HOLDOUT_BLOCK
+    assert holdout_block_for(Mask(shape, torch.ones(64, 64))) == 1  # nothing missing: single entries
+    assert holdout_block_for(SuperResolution(shape, 4)) == 1
+    assert holdout_block_for(GaussianCS((1, 8, 8), 16)) == 1
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])

@@ -41,6 +41,26 @@ class Mask(LinearOperator):
         mask[top : top + height, left : left + width] = 0
         return cls(in_shape, mask)
 
+    @property
+    def largest_hole(self) -> int:
+        """The side of the largest square of pixels missing in every channel (0: none).
+
+        A square of side ``s`` fits where an ``s × s`` window of the missing-pixel map sums
+        to ``s²`` (integral image); the side is found by bisection, since every smaller
+        square fits where a larger one does."""
+        missing = (self.mask == 0).flatten(0, -3).all(0).int()
+        integral = torch.nn.functional.pad(missing.cumsum(0).cumsum(1), (1, 0, 1, 0))
+
+        def fits(s: int) -> bool:
+            window = integral[s:, s:] - integral[:-s, s:] - integral[s:, :-s] + integral[:-s, :-s]
+            return bool((window == s * s).any())
+
+        lo, hi = 0, min(missing.shape)  # fits(lo) (or lo = 0); hi is an upper bound
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+        return lo
+
     def _matvec(self, x):
         return x * self.mask.to(x.dtype)
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
+from invgen.operators import LinearOperator, Mask
 from invgen.validation import positive
 
 Fidelity = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -89,6 +90,22 @@ class MaskedSquaredError:
 
     def __repr__(self) -> str:
         return f"MaskedSquaredError({int(self.mask.sum())} of {self.mask.numel()} entries)"
+
+
+MAX_HOLDOUT_BLOCK = 8
+"""The largest held-out square :func:`holdout_block_for` chooses: on the tuning faces'
+eye-band inpainting (an 18 × 44 hole), squares of 8 did best of 4, 8 and 16
+(``benchmarks/results/holdout_study_inpaint_blocks.json``)."""
+
+
+def holdout_block_for(A: LinearOperator) -> int:
+    """The size of the squares to hold out of ``A``'s measurements: for a :class:`Mask`,
+    the side of its largest square hole, at most :data:`MAX_HOLDOUT_BLOCK` (at least 1) —
+    the held-out squares then look like what the estimate must fill; 1 (single entries)
+    for any other operator."""
+    if isinstance(A, Mask):
+        return max(1, min(A.largest_hole, MAX_HOLDOUT_BLOCK))
+    return 1
 
 
 def holdout_cells(shape: tuple[int, ...], fraction: float, block: int = 1) -> tuple[int, ...]:

@@ -6,7 +6,7 @@ import torch
 from invgen.generators.base import Generator, check_image_shape
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ImageAdaptivePrior
-from invgen.solvers.fidelity import holdout_split, squared_error
+from invgen.solvers.fidelity import holdout_block_for, holdout_split, squared_error
 from invgen.solvers.loop import SolveResult, solve
 from invgen.validation import check_settings
 
@@ -23,7 +23,7 @@ def iagan(
     *,
     patience: int | None = None,
     holdout: float | None = None,
-    holdout_block: int = 1,
+    holdout_block: int | None = None,
     seed: int = 0,
     precision: torch.dtype | None = None,
     progress: bool = True,
@@ -41,7 +41,8 @@ def iagan(
     best — the start itself when adaptation only fits artefacts
     (:func:`~invgen.solvers.fidelity.holdout_split`); ``patience`` then counts steps without
     a gain on them; ``holdout_block`` > 1 leaves out squares of that size of image
-    measurements (holes, as inpainting has) instead of single entries. Back-project the
+    measurements (holes, as inpainting has) instead of single entries (``None``: chosen
+    from ``A`` by :func:`~invgen.solvers.fidelity.holdout_block_for`). Back-project the
     result to use every measurement again. ``precision``: mixed precision (see :func:`solve`).
 
     Returns ``.x`` (adapted estimate), ``.z``, ``.objective`` and ``.history``; the adapted
@@ -51,6 +52,8 @@ def iagan(
     check_image_shape(generator, A.in_shape)
     if noise_std:
         steps = max(1, steps // 2)
+    if holdout_block is None:
+        holdout_block = holdout_block_for(A)
     fit, check = holdout_split(y, holdout, seed, holdout_block) if holdout else (squared_error, None)
     prior = ImageAdaptivePrior(generator, z_init, lr_z=lr_z, lr_theta=lr_theta)
     return solve(A, y, prior, steps, fidelity=fit, validation=check, noise_std=noise_std, patience=patience,

@@ -43,7 +43,7 @@ def posterior_mean(
     lr_z: float = 1e-4,
     lr_theta: float = 1e-4,
     holdout: float | None = None,
-    holdout_block: int = 1,
+    holdout_block: int | None = None,
     noise_std: float = 0.0,
     seed: int = 0,
     progress: bool = True,

@@ -3,7 +3,8 @@
 Methods: the masked image itself (= pseudo-inverse), Deep Image Prior, CSGM, CSGM-BP,
 IAGAN, IAGAN-BP. Back-projection keeps every observed pixel and fills the band with the
 method's estimate. For a hole, IAGAN's held-out measurements should be holes too: the
-committed results leave out 8×8 squares (chosen on the tuning faces, see the model card).
+committed results leave out 8×8 squares (chosen on the tuning faces, see the model card;
+the default choice from the mask gives the same for this band).
 
     invgen bench inpainting --n-images 32 --dip-steps 500 --iagan-holdout-block 8 --out docs/results/inpainting
 """

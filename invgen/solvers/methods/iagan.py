@@ -6,11 +6,11 @@ from dataclasses import dataclass
 import torch
 
 from invgen.operators import LinearOperator
-from invgen.solvers.fidelity import holdout_cells
+from invgen.solvers.fidelity import holdout_block_for, holdout_cells
 from invgen.solvers.iagan import iagan
 from invgen.solvers.methods.base import Method, Problem, setting
 from invgen.solvers.methods.csgm import search
-from invgen.validation import PRECISIONS, count, fraction, positive, precision
+from invgen.validation import PRECISIONS, count, fraction, positive, precision, whole
 
 
 @dataclass(frozen=True)
@@ -24,8 +24,9 @@ class IAGANSettings:
     adapting only fits artefacts (0: fit all, keep the smallest objective, as the paper).
     With a noise level the discrepancy principle stops IAGAN instead: held-out errors are
     then mostly noise (on the tuning faces the holdout cost 0.2 dB at ×4, σ = 10/255).
-    ``iagan_holdout_block``: leave out squares of that size (for holes, e.g. inpainting)
-    instead of single entries. ``iagan_precision``: mixed precision for the generator.
+    ``iagan_holdout_block``: leave out squares of that size instead of single entries; 0:
+    chosen from the operator (:func:`~invgen.solvers.fidelity.holdout_block_for`: for a
+    mask the side of its largest square hole, at most 8; otherwise single entries). ``iagan_precision``: mixed precision for the generator.
     The defaults were chosen on the tuning faces (``benchmarks/holdout_study.py``)."""
 
     iagan_steps: int = setting(100, "IAGAN's steps; halved with noise", count)
@@ -34,8 +35,9 @@ class IAGANSettings:
     iagan_holdout: float = setting(0.2, "share of each image's measurements IAGAN leaves out and keeps the iterate "
                                         "that predicts them best (noiseless y only; 0: fit all, keep the smallest "
                                         "objective)", fraction)
-    iagan_holdout_block: int = setting(1, "size of the squares IAGAN leaves out of image measurements (8 for "
-                                          "inpainting holes; 1: single entries)", count)
+    iagan_holdout_block: int = setting(0, "size of the squares IAGAN leaves out of image measurements (1: single "
+                                          "entries; 0: from the operator, for a mask the side of its largest "
+                                          "square hole, at most 8)", whole)
     iagan_precision: str = setting("float32", "the generator's arithmetic in IAGAN: float32, or mixed bfloat16 or "
                                               "float16", precision)
 
@@ -45,13 +47,14 @@ def _estimates(problem: Problem, settings: IAGANSettings) -> torch.Tensor:
     y = problem.y.repeat_interleave(len(start.x) // len(problem.y), dim=0)
     return iagan(problem.A, y, problem.generator, start.z, steps=settings.iagan_steps, lr_z=settings.lr_z,
                  lr_theta=settings.lr_theta, noise_std=problem.noise_std or None, holdout=None if problem.noise_std else settings.iagan_holdout or None,
-                 holdout_block=settings.iagan_holdout_block, seed=problem.seed,
+                 holdout_block=settings.iagan_holdout_block or None, seed=problem.seed,
                  precision=PRECISIONS[settings.iagan_precision], progress=problem.progress).x
 
 
 def _check(A: LinearOperator, settings: IAGANSettings) -> None:
     if settings.iagan_holdout:
-        holdout_cells(tuple(A.out_shape), settings.iagan_holdout, settings.iagan_holdout_block)
+        holdout_cells(tuple(A.out_shape), settings.iagan_holdout,
+                      settings.iagan_holdout_block or holdout_block_for(A))
 
 
 IAGAN = Method("iagan", _estimates, IAGANSettings,
