@@ -89,8 +89,8 @@ def main() -> None:
             result = iagan(A, y_all, G, start.z, steps=steps, lr_z=budget.lr_z, lr_theta=lr_theta,
                            noise_std=args.noise or None, holdout=holdout, holdout_block=block, seed=args.seed,
                            progress=False)
-            label = f"iagan-bp@{steps}" + (f" lr_θ {lr_theta:g}" if len(args.lr_theta) > 1 else "") + (f" holdout {holdout:g}" if holdout else "") + (
-                f" block {block}" if block > 1 else "")
+            label = (f"iagan-bp@{steps}" + (f" lr_θ {lr_theta:g}" if lr_theta != budget.lr_theta else "")
+                     + (f" holdout {holdout:g}" if holdout else "") + (f" block {block}" if block > 1 else ""))
             record(task, label, averaged_bp(result.x), csgm_bp, t_csgm + time.time() - t0,
                    result.best_step.float().mean().item())
     out = Path(args.out)

@@ -26,7 +26,8 @@ class IAGANSettings:
     then mostly noise (on the tuning faces the holdout cost 0.2 dB at ×4, σ = 10/255).
     ``iagan_holdout_block``: leave out squares of that size instead of single entries; 0:
     chosen from the operator (:func:`~invgen.solvers.fidelity.holdout_block_for`: for a
-    mask the side of its largest square hole, at most 8; otherwise single entries). ``iagan_precision``: mixed precision for the generator.
+    mask the side of its largest square hole, at most 8; otherwise single entries).
+    ``iagan_precision``: mixed precision for the generator.
     The defaults were chosen on the tuning faces (``benchmarks/holdout_study.py``)."""
 
     iagan_steps: int = setting(100, "IAGAN's steps; halved with noise", count)
@@ -46,7 +47,8 @@ def _estimates(problem: Problem, settings: IAGANSettings) -> torch.Tensor:
     start = problem.once(search)
     y = problem.y.repeat_interleave(len(start.x) // len(problem.y), dim=0)
     return iagan(problem.A, y, problem.generator, start.z, steps=settings.iagan_steps, lr_z=settings.lr_z,
-                 lr_theta=settings.lr_theta, noise_std=problem.noise_std or None, holdout=None if problem.noise_std else settings.iagan_holdout or None,
+                 lr_theta=settings.lr_theta, noise_std=problem.noise_std or None,
+                 holdout=None if problem.noise_std else settings.iagan_holdout or None,
                  holdout_block=settings.iagan_holdout_block or None, seed=problem.seed,
                  precision=PRECISIONS[settings.iagan_precision], progress=problem.progress).x
 
