@@ -49,6 +49,20 @@ def test_reconstruct_writes_estimates_and_metrics(tmp_path, tiny_generator, face
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == "iagan-bp"
     assert np.isfinite(metrics["images"]["face"]["psnr"])
+    # The default budget averages 4 starts: their disagreement is written as an uncertainty map.
+    face = metrics["images"]["face"]
+    assert face["spread_image"] == "face_iagan-bp_spread.png" and 0 < face["spread_mean"] < face["spread_max"]
+    with Image.open(out / "face_iagan-bp_spread.png") as img:
+        spread = np.asarray(img)
+    assert spread.shape == (64, 64) and spread.max() == 255  # scaled to its largest value
+
+
+def test_keeping_the_best_start_writes_no_uncertainty_map(tmp_path, tiny_generator, face_png):
+    out = tmp_path / "out"
+    assert cli.main(["reconstruct", face_png, "--task", "sr4", "--method", "csgm", "--best-start", "--generator",
+                     tiny_generator, "--steps", "3", "--out", str(out), "--quiet"]) == 0
+    assert not list(out.glob("*spread*"))
+    assert "spread_max" not in json.loads((out / "metrics.json").read_text())["images"]["face"]
 
 
 def test_reconstruct_without_generator_method(tmp_path, face_png):

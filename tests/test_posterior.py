@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from invgen.operators import SuperResolution
-from invgen.solvers import csgm_all_starts, posterior_mean
+from invgen.solvers import Budget, back_project_noisy, csgm_all_starts, posterior_mean, reconstruct, reconstruct_samples
 from invgen.solvers.csgm import csgm
 from test_solvers import SHAPE, out_of_range_images, tiny_generator
 
@@ -19,7 +19,8 @@ def problem():
 
 def test_the_mean_is_consistent_with_y_and_no_worse_than_its_average_sample(problem):
     G, A, x, y = problem
-    est = posterior_mean(A, y, G, samples=4, csgm_steps=60, iagan_steps=10, progress=False)
+    budget = Budget(restarts=4, csgm_steps=60, latent_weight=0.0, iagan_steps=10)
+    est = posterior_mean(A, y, G, budget=budget, progress=False)
     assert est.x.shape == x.shape and est.spread.shape == x.shape and est.samples.shape == (3, 4, *SHAPE)
     # Every sample is back-projected, so their mean meets y too, up to the clipping to [0, 1]
     # of the few pixels where back-projection overshoots (CSGM alone misses y by far more).
@@ -35,7 +36,7 @@ def test_the_mean_is_consistent_with_y_and_no_worse_than_its_average_sample(prob
 
 def test_one_sample_has_no_spread_and_every_start_is_kept(problem):
     G, A, x, y = problem
-    est = posterior_mean(A, y, G, samples=1, csgm_steps=20, progress=False)
+    est = posterior_mean(A, y, G, "csgm-bp", budget=Budget(restarts=1, csgm_steps=20), progress=False)
     assert torch.equal(est.spread, torch.zeros_like(est.x))
     starts = csgm_all_starts(A, y, G, steps=20, restarts=3, progress=False)
     assert starts.x.shape == (9, *SHAPE)
@@ -44,28 +45,35 @@ def test_one_sample_has_no_spread_and_every_start_is_kept(problem):
         assert best.objective[i] == starts.objective[3 * i : 3 * i + 3].min()
 
 
-def test_samples_below_one_is_refused(problem):
+def test_without_averaging_there_is_nothing_to_average(problem):
     G, A, _, y = problem
-    with pytest.raises(ValueError, match="samples"):
-        posterior_mean(A, y, G, samples=0, progress=False)
+    with pytest.raises(ValueError, match="average=True"):
+        posterior_mean(A, y, G, budget=Budget(average=False), progress=False)
 
 
-def test_the_pipeline_averages_the_same_estimates_as_posterior_mean(problem):
-    from invgen.solvers import Budget, reconstruct
-
+def test_the_pipeline_returns_the_mean_of_every_starts_back_projected_estimate(problem):
     G, A, _, y = problem
-    budget = Budget(csgm_steps=30, restarts=3, average=True, latent_weight=0.0, iagan_steps=5)
-    est = reconstruct(A, y, ["csgm-bp", "iagan-bp"], G, budget=budget, progress=False)
-    ref = posterior_mean(A, y, G, samples=3, csgm_steps=30, iagan_steps=5, holdout=budget.iagan_holdout,
-                         progress=False)
-    torch.testing.assert_close(est["iagan-bp"], ref.x)
-    fit_all = posterior_mean(A, y, G, samples=3, csgm_steps=30, iagan_steps=5, progress=False)
-    assert not torch.allclose(fit_all.x, ref.x)  # the held-out measurements do reach IAGAN
-    assert not torch.allclose(est["csgm-bp"], est["iagan-bp"])
+    budget = Budget(csgm_steps=30, restarts=3, latent_weight=0.0, iagan_steps=5)
+    names = ["pinv", "csgm", "csgm-bp", "iagan-bp"]
+    samples = reconstruct_samples(A, y, names, G, budget=budget, progress=False)
+    assert {n: tuple(x.shape) for n, x in samples.items()} == {
+        "pinv": (3, 1, *SHAPE), "csgm": (3, 3, *SHAPE), "csgm-bp": (3, 3, *SHAPE), "iagan-bp": (3, 3, *SHAPE)}
+    starts = csgm_all_starts(A, y, G, steps=30, restarts=3, progress=False)
+    torch.testing.assert_close(samples["csgm"].flatten(0, 1), starts.x)
+    projected = back_project_noisy(A, y.repeat_interleave(3, 0), starts.x, 0.0).clamp(0, 1)
+    torch.testing.assert_close(samples["csgm-bp"].flatten(0, 1), projected)  # each start, back-projected
+    means = reconstruct(A, y, names, G, budget=budget, progress=False)
+    for name in names:
+        torch.testing.assert_close(means[name], samples[name].mean(1))
+    est = posterior_mean(A, y, G, budget=budget, progress=False)
+    torch.testing.assert_close(est.samples, samples["iagan-bp"])
+    torch.testing.assert_close(est.spread, samples["iagan-bp"].std(1))
+    fit_all = posterior_mean(A, y, G, budget=budget.replace(iagan_holdout=0.0), progress=False)
+    assert not torch.allclose(fit_all.x, est.x)  # the held-out measurements do reach IAGAN
 
 
 def test_without_averaging_the_pipeline_keeps_the_best_start_as_the_paper_does(problem):
-    from invgen.solvers import PAPER, Budget, reconstruct
+    from invgen.solvers import PAPER
 
     G, A, _, y = problem
     best = reconstruct(A, y, ["csgm"], G, budget=Budget(csgm_steps=30, restarts=3, average=False,
@@ -75,8 +83,6 @@ def test_without_averaging_the_pipeline_keeps_the_best_start_as_the_paper_does(p
 
 
 def test_the_pipeline_holds_out_measurements_for_noiseless_y_only(problem):
-    from invgen.solvers import Budget, reconstruct
-
     G, A, _, y = problem
     small = Budget(csgm_steps=20, restarts=2, iagan_steps=5)
 

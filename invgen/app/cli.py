@@ -27,7 +27,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
-from invgen.solvers import METHODS, Budget, reconstruct
+from invgen.solvers import METHODS, Budget, reconstruct, reconstruct_samples
 from invgen.solvers.pipeline import check_methods
 
 # What the library raises for a user's mistake: printed like a UsageError, one line, exit code 2.
@@ -295,13 +295,15 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         raise UsageError(f"--method {args.method}: {err}") from None
     t0 = time.time()
     encoder = _encoder(args.encoder, args.generator, G, device) if G is not None else None
-    estimates = reconstruct(A, y, [method], G, encoder=encoder, noise_std=model.noise_std, budget=budget,
-                            seed=args.seed, progress=not args.quiet)
+    samples = reconstruct_samples(A, y, [method], G, encoder=encoder, noise_std=model.noise_std, budget=budget,
+                                  seed=args.seed, progress=not args.quiet)[method]
     seconds = time.time() - t0
+    estimates = {method: samples.mean(1)}
+    spreads = [write_spread(s, out / f"{name}_{method}_spread.png") for s, name in zip(samples, names)]
     if args.measured:
         write_measured(args, names, A, y, estimates[method], method, boundary, out,
                        {"task": args.task, "method": method, "noise_std": args.noise, "budget": vars(budget),
-                        "seconds": seconds})
+                        "seconds": seconds}, spreads)
         return
     viz = y if len(A.out_shape) == 3 else A.pinv(y)
     per_image = {}
@@ -310,18 +312,34 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         save_image(viz[i], out / f"{name}_measurement.png")
         save_image(estimates[method][i], out / f"{name}_{method}.png")
         per_image[name] = {"source": str(path), **_evaluate({method: estimates[method][i : i + 1]},
-                                                            truth[i : i + 1])[method]}
+                                                            truth[i : i + 1])[method], **spreads[i]}
     write_json(out / "metrics.json", {"task": args.task, "method": method, "noise_std": args.noise,
                                       "budget": vars(budget), "seconds": seconds, "images": per_image})
     print(f"\n{args.task}, {method} (PSNR/SSIM against the input image), {seconds:.1f} s")
     print(f"{'image':<16} {'PSNR dB':>8} {'SSIM':>6}")
     for name, m in per_image.items():
         print(f"{name:<16} {m['psnr']:>8.2f} {m['ssim']:>6.3f}")
-    print(f"\nwrote estimates, measurement visualisations and metrics.json to {out}/")
+    maps = f", uncertainty maps (*_{method}_spread.png: where its {samples.shape[1]} starts disagree)" if spreads[0] else ""
+    print(f"\nwrote estimates{maps}, measurement visualisations and metrics.json to {out}/")
+
+
+def write_spread(samples: torch.Tensor, path: Path) -> dict:
+    """For ``K > 1`` estimates ``(K, C, H, W)`` of one image (the starts that were averaged):
+    their per-pixel standard deviation, root-mean-square over the channels, written to
+    ``path`` as a grey image scaled to its largest value (white: where the starts disagree
+    most); returns that value and the mean, ``{}`` for one estimate."""
+    from invgen.data import save_image
+
+    if len(samples) < 2:
+        return {}
+    spread = samples.std(0).square().mean(0, keepdim=True).sqrt()
+    top = spread.max().item()
+    save_image(spread / top if top > 0 else spread, path)
+    return {"spread_max": top, "spread_mean": spread.mean().item(), "spread_image": path.name}
 
 
 def write_measured(args: argparse.Namespace, names: list[str], A: LinearOperator, y: torch.Tensor,
-                   x_hat: torch.Tensor, method: str, boundary: str, out: Path, run: dict) -> None:
+                   x_hat: torch.Tensor, method: str, boundary: str, out: Path, run: dict, spreads: list[dict]) -> None:
     """With no truth to score against: each estimate, the measurement y and the re-measured
     estimate A x̂ beside it, and the consistency ‖A x̂ − y‖/‖y‖ in metrics.json."""
     from invgen.data import save_image
@@ -335,7 +353,7 @@ def write_measured(args: argparse.Namespace, names: list[str], A: LinearOperator
         save_image(remeasured[i], out / f"{name}_{method}_remeasured.png")
         save_image(x_hat[i], out / f"{name}_{method}.png")
         per_image[name] = {"source": str(path), "consistency": score[i].item(),
-                           "measured_size": list(y.shape[-2:]), "estimate_size": list(x_hat.shape[-2:])}
+                           "measured_size": list(y.shape[-2:]), "estimate_size": list(x_hat.shape[-2:]), **spreads[i]}
     write_json(out / "metrics.json", {**run, "measured": True, "boundary": boundary, "mask": args.mask,
                                       "kernel": args.kernel, "images": per_image})
     print(f"\n{args.task}, {method} on measured images (no truth: consistency ‖A x̂ − y‖/‖y‖), "

@@ -7,8 +7,9 @@ back-projects that method's estimate (exact for noiseless y, regularised otherwi
 
 With ``Budget(average=True)`` (the default) the generative methods run from ``restarts``
 independent starts (one batch) and return the mean of their estimates — back-projected
-first for the ``-bp`` methods: the posterior averaging of
-:func:`~invgen.solvers.posterior.posterior_mean`. With ``average=False`` each image keeps
+first for the ``-bp`` methods: posterior averaging. :func:`reconstruct_samples` returns
+every start's estimate instead (their spread is an uncertainty map, see
+:func:`~invgen.solvers.posterior.posterior_mean`). With ``average=False`` each image keeps
 its best start (smallest objective), as the paper does.
 """
 from __future__ import annotations
@@ -19,7 +20,6 @@ from invgen.generators import Generator
 from invgen.operators import LinearOperator
 from invgen.solvers.back_projection import back_project_noisy
 from invgen.solvers.methods.base import Method, Problem
-from invgen.solvers.posterior import average_starts
 from invgen.solvers.registry import METHODS, Budget
 
 
@@ -66,7 +66,28 @@ def reconstruct(
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Estimates ``(B, *A.in_shape)`` of each method in ``methods`` (see :func:`method_names`).
+    """Estimates ``(B, *A.in_shape)`` of each method in ``methods`` (see :func:`method_names`):
+    the mean over the starts of :func:`reconstruct_samples`, which takes the same arguments."""
+    samples = reconstruct_samples(A, y, methods, generator, encoder=encoder, noise_std=noise_std, budget=budget,
+                                  seed=seed, progress=progress)
+    return {name: x.mean(1) for name, x in samples.items()}
+
+
+def reconstruct_samples(
+    A: LinearOperator,
+    y: torch.Tensor,
+    methods: list[str] | tuple[str, ...],
+    generator: Generator | None = None,
+    *,
+    encoder: torch.nn.Module | None = None,
+    noise_std: float = 0.0,
+    budget: Budget = Budget(),
+    seed: int = 0,
+    progress: bool = True,
+) -> dict[str, torch.Tensor]:
+    """Every start's estimate of each method in ``methods``, ``(B, K, *A.in_shape)``: ``K =
+    budget.restarts`` for the generative methods when ``budget.average``, else 1 (the best
+    start; one estimate for the other methods). A ``-bp`` name back-projects each start.
 
     ``encoder`` (trained with ``generator``, read by :func:`~invgen.generators.encoder.load_encoder`)
     gives each image's first CSGM start, ``E(A⁺y)`` (:func:`~invgen.solvers.csgm.encoder_starts`).
@@ -74,7 +95,7 @@ def reconstruct(
     plan = check_methods(A, methods, budget, generator)
     problem = Problem(A, y, budget, generator, encoder=encoder, noise_std=noise_std, seed=seed, progress=progress)
     runs: dict[str, torch.Tensor] = {}
-    estimates = {}
+    samples = {}
     for name, (method, back_project) in plan.items():
         if method.name not in runs:
             runs[method.name] = _run(method, problem)
@@ -82,8 +103,8 @@ def reconstruct(
         k = len(x) // len(y)
         if back_project:
             x = back_project_noisy(A, y.repeat_interleave(k, dim=0), x, noise_std).clamp(0, 1)
-        estimates[name] = average_starts(x, k)[0].detach()
-    return estimates
+        samples[name] = x.detach().view(len(y), k, *x.shape[1:])
+    return samples
 
 
 def _run(method: Method, problem: Problem) -> torch.Tensor:

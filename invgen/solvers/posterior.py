@@ -15,9 +15,8 @@ import torch
 
 from invgen.generators.base import Generator
 from invgen.operators import LinearOperator
-from invgen.solvers.back_projection import back_project_noisy
-from invgen.solvers.csgm import csgm_all_starts
-from invgen.solvers.iagan import iagan
+from invgen.solvers.pipeline import reconstruct_samples
+from invgen.solvers.registry import Budget
 
 
 @dataclass
@@ -34,40 +33,27 @@ def posterior_mean(
     A: LinearOperator,
     y: torch.Tensor,
     generator: Generator,
-    samples: int = 4,
+    method: str = "iagan-bp",
     *,
-    csgm_steps: int = 1600,
-    csgm_lr: float = 0.1,
-    latent_weight: float = 0.0,
-    iagan_steps: int = 0,
-    lr_z: float = 1e-4,
-    lr_theta: float = 1e-4,
-    holdout: float | None = None,
-    holdout_block: int | None = None,
+    budget: Budget = Budget(),
     noise_std: float = 0.0,
     seed: int = 0,
     progress: bool = True,
 ) -> PosteriorEstimate:
-    """``x̂_i = (1/K) Σ_k BP(x_ik)``, ``x_ik`` = CSGM from start ``k`` (then IAGAN for
-    ``iagan_steps`` > 0, with ``holdout``/``holdout_block`` as in :func:`iagan`), ``BP`` = :func:`back_project_noisy` (exact for ``noise_std = 0``).
-
-    The ``K = samples`` starts of all ``B`` images run as one batch of ``B·K``, for CSGM
-    and for IAGAN (each with its private weights). Estimates are clipped to [0, 1] before
-    averaging.
+    """``x̂_i = (1/K) Σ_k x_ik`` with the per-pixel spread of the ``x_ik``: the estimates of
+    ``method`` (e.g. ``"iagan-bp"``: CSGM, IAGAN, then :func:`back_project_noisy
+    <invgen.solvers.back_projection.back_project_noisy>`) from ``K = budget.restarts``
+    independent starts, which run as one batch of ``B·K`` — for IAGAN each with its private
+    weights (:func:`~invgen.solvers.pipeline.reconstruct_samples`). Back-projected estimates
+    are clipped to [0, 1] before averaging. ``ValueError`` when ``budget.average`` is off
+    (then each image keeps its best start: there is nothing to average).
     """
-    if samples < 1:
-        raise ValueError(f"samples must be ≥ 1, got {samples}")
-    start = csgm_all_starts(A, y, generator, csgm_steps, csgm_lr, samples, seed, latent_weight=latent_weight,
-                            noise_std=noise_std or None, progress=progress)
-    y_all = y.repeat_interleave(samples, dim=0)
-    x = start.x
-    if iagan_steps > 0:
-        x = iagan(A, y_all, generator, start.z, steps=iagan_steps, lr_z=lr_z, lr_theta=lr_theta,
-                  noise_std=noise_std or None, holdout=holdout, holdout_block=holdout_block, seed=seed,
-                  progress=progress).x
-    x = back_project_noisy(A, y_all, x, noise_std).clamp(0, 1).detach()
-    mean, spread = average_starts(x, samples)
-    return PosteriorEstimate(x=mean, spread=spread, samples=x.view(y.shape[0], samples, *x.shape[1:]))
+    if not budget.average:
+        raise ValueError("posterior_mean averages the starts; pass a budget with average=True")
+    samples = reconstruct_samples(A, y, [method], generator, noise_std=noise_std, budget=budget, seed=seed,
+                                  progress=progress)[method]
+    mean, spread = average_starts(samples.flatten(0, 1), samples.shape[1])
+    return PosteriorEstimate(x=mean, spread=spread, samples=samples)
 
 
 def average_starts(x: torch.Tensor, samples: int) -> tuple[torch.Tensor, torch.Tensor]:
