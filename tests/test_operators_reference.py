@@ -13,7 +13,7 @@ import scipy.fft
 import scipy.ndimage
 import scipy.signal
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from invgen.operators import (
@@ -184,6 +184,12 @@ def test_a_composition_is_the_product_of_the_matrices(outer, inner):
         np.testing.assert_allclose(AB.T.to_dense().numpy(), (MA @ MB).T, rtol=1e-10, atol=1e-12)
         y = _randn((2, *A.out_shape), seed)
         np.testing.assert_allclose(AB.T(y).numpy(), (B.T @ A.T)(y).numpy(), rtol=1e-10, atol=1e-12)
+        # CG's pseudo-inverse is accurate to about cond(AB)²·cg_tol: a product of two random
+        # matrices can be ill-conditioned enough to miss check's 1e-4 (Φ₁Φ₂ᵀ near square; the
+        # best-conditioned miss in 400 draws had cond 897).
+        singular = np.linalg.svd(MA @ MB, compute_uv=False)
+        nonzero = singular[singular > 1e-10 * singular.max()]
+        assume(len(nonzero) == 0 or nonzero.max() / nonzero.min() < 200)
         check(AB)  # the adjoint, the CG pseudo-inverse's Penrose identities, dense agreement
 
     run()
