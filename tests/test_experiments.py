@@ -62,6 +62,22 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     assert "| inpaint | iagan-bp | 3 |" in report
     assert "No LPIPS column" in report and "lpips" not in methods["iagan"]
     assert (out / "examples_inpaint.png").is_file()
+    # The generative methods average 4 starts (the default): their spread is scored, the others' is not.
+    assert all(-1 <= methods[m]["spread_error_r"] <= 1 and methods[m]["spread"] > 0 for m in ("csgm", "iagan-bp"))
+    assert "spread" not in methods["pinv"] and "spread" not in methods["dip"]
+    assert "| spread | r(spread, error) |" in report
+
+
+def test_uncertainty_scores_follow_where_the_starts_disagree():
+    truth = torch.zeros(2, 1, 4, 4)
+    samples = torch.zeros(2, 3, 1, 4, 4)
+    samples[:, :, :, :2] = torch.tensor([0.0, 0.3, 0.6]).view(1, 3, 1, 1, 1)  # disagree (and err) on top rows
+    scores = common.uncertainty_scores(samples, truth)
+    torch.testing.assert_close(scores["spread"], torch.full((2,), 0.15))  # std 0.3 on half the pixels
+    torch.testing.assert_close(scores["spread_error_r"], torch.ones(2))
+    samples[1, :, :, :2] = 0.3  # agree on a wrong value: error without spread
+    samples[1, :, :, 2:] = torch.tensor([0.0, 0.3, 0.6]).view(3, 1, 1, 1) - 0.3  # unbiased spread below
+    torch.testing.assert_close(common.uncertainty_scores(samples, truth)["spread_error_r"][1], torch.tensor(-1.0))
 
 
 def test_lpips_column_when_its_weights_are_there(tmp_path, fake_celeba, monkeypatch):
@@ -95,8 +111,9 @@ def test_faces_are_read_at_the_generators_resolution(tmp_path, fake_celeba, monk
 
 def test_iagan_learning_rates_reach_the_pipeline(tmp_path, fake_celeba, monkeypatch):
     seen = []
-    real = common.reconstruct
-    monkeypatch.setattr(common, "reconstruct", lambda *a, budget, **k: seen.append(budget) or real(*a, budget=budget, **k))
+    real = common.reconstruct_samples
+    monkeypatch.setattr(common, "reconstruct_samples",
+                        lambda *a, budget, **k: seen.append(budget) or real(*a, budget=budget, **k))
     args = tiny_run_args(tmp_path, fake_celeba, tmp_path / "out", 1)
     EXPERIMENTS["inpainting"]([*args, "--lr-theta", "3e-4", "--lr-z", "2e-4"])
     assert [(b.lr_theta, b.lr_z, b.iagan_steps) for b in seen] == [(3e-4, 2e-4, 2)]

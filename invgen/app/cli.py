@@ -319,7 +319,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     print(f"{'image':<16} {'PSNR dB':>8} {'SSIM':>6}")
     for name, m in per_image.items():
         print(f"{name:<16} {m['psnr']:>8.2f} {m['ssim']:>6.3f}")
-    maps = f", uncertainty maps (*_{method}_spread.png: where its {samples.shape[1]} starts disagree)" if spreads[0] else ""
+    maps = (f", uncertainty maps (*_{method}_spread.png: where its {samples.shape[1]} starts disagree)"
+            if spreads[0] else "")
     print(f"\nwrote estimates{maps}, measurement visualisations and metrics.json to {out}/")
 
 

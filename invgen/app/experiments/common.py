@@ -47,7 +47,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
-from invgen.solvers import Budget, reconstruct
+from invgen.solvers import Budget, reconstruct_samples
 from invgen.solvers.pipeline import check_methods
 from invgen.solvers.registry import settings_fields
 
@@ -171,16 +171,32 @@ def shard_indices(n: int, shard: str) -> range:
     return range((i - 1) * size, min(i * size, n))
 
 
-METRICS = ("mse", "psnr", "ssim", "lpips")
+METRICS = ("mse", "psnr", "ssim", "lpips", "spread", "spread_error_r")
 
 
-def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, estimates: dict[str, torch.Tensor],
+def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
+    """For ``K > 1`` estimates per image, ``(B, K, C, H, W)``, averaged into the estimate:
+    ``spread``, the mean over pixels of their per-pixel standard deviation (root-mean-square
+    over the channels), and ``spread_error_r``, the Pearson correlation over the pixels of
+    that spread map with the error map ``|mean − truth|`` (same reduction) — how well the
+    uncertainty map points at the errors (1: perfectly). ``(B,)`` each."""
+    spread = samples.std(1).square().mean(1).sqrt().flatten(1)
+    error = (samples.mean(1) - truth).square().mean(1).sqrt().flatten(1)
+    s, e = spread - spread.mean(1, keepdim=True), error - error.mean(1, keepdim=True)
+    r = (s * e).sum(1) / (s.norm(dim=1) * e.norm(dim=1))
+    return {"spread": spread.mean(1), "spread_error_r": r}
+
+
+def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: dict[str, torch.Tensor],
                  seconds: float, with_lpips: bool) -> list[dict]:
     records = []
-    for method, x in estimates.items():
+    for method, starts in samples.items():
+        x = starts.mean(1)
         scores = {"mse": (x - truth).flatten(1).pow(2).mean(1), "psnr": psnr(x, truth), "ssim": ssim(x, truth)}
         if with_lpips:
             scores["lpips"] = lpips(x, truth)
+        if starts.shape[1] > 1:
+            scores.update(uncertainty_scores(starts, truth))
         for k, image_id in enumerate(ids):
             records.append({"setting": setting.name, "task": setting.task, "noise_std": setting.noise_std,
                             "image_id": image_id, "method": method,
@@ -227,9 +243,10 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
             y = model.measure(truth, seeds=[args.seed * 100003 + i for i in batch_ids])
             print(f"[{setting.name}] faces {batch_ids[0]:06d}–{batch_ids[-1]:06d}", flush=True)
             t0 = time.time()
-            estimates = reconstruct(A, y, methods, G, encoder=encoder, noise_std=model.noise_std, budget=budget,
-                                    seed=args.seed)
-            records += _records_for(setting, batch_ids, truth, estimates, time.time() - t0, with_lpips)
+            samples = reconstruct_samples(A, y, methods, G, encoder=encoder, noise_std=model.noise_std,
+                                          budget=budget, seed=args.seed)
+            estimates = {name: x.mean(1) for name, x in samples.items()}
+            records += _records_for(setting, batch_ids, truth, samples, time.time() - t0, with_lpips)
             if start == 0:
                 viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
                        else A.pinv(y)).clamp(0, 1)
@@ -247,8 +264,9 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
 
 
 def summarise(records: list[dict]) -> list[dict]:
-    """Mean and standard error of each metric (MSE, PSNR, SSIM, LPIPS where every record has
-    it) per (setting, method), in first-seen order."""
+    """Mean and standard error of each metric (MSE, PSNR, SSIM; LPIPS and the uncertainty
+    scores where every record of the group has them) per (setting, method), in first-seen
+    order."""
     groups: dict[tuple[str, str], list[dict]] = {}
     for r in records:
         groups.setdefault((r["setting"], r["method"]), []).append(r)
@@ -267,12 +285,17 @@ def summarise(records: list[dict]) -> list[dict]:
 
 def markdown_table(rows: list[dict]) -> str:
     with_lpips = all("lpips" in r for r in rows)
-    head = "| setting | method | n | MSE | PSNR (dB) | SSIM |" + (" LPIPS ↓ |" if with_lpips else "")
-    lines = [head, "|---|---|---:|---:|---:|---:|" + ("---:|" if with_lpips else "")]
+    with_spread = any("spread" in r for r in rows)
+    head = ("| setting | method | n | MSE | PSNR (dB) | SSIM |" + (" LPIPS ↓ |" if with_lpips else "")
+            + (" spread | r(spread, error) |" if with_spread else ""))
+    lines = [head, "|---|---|---:|---:|---:|---:|" + ("---:|" if with_lpips else "")
+             + ("---:|---:|" if with_spread else "")]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['method']} | {r['n_images']} | {_fmt(r['mse'], '.5f')} | "
                      f"{_fmt(r['psnr'], '.2f')} ± {_fmt(r['psnr_sem'], '.2f')} | {_fmt(r['ssim'], '.3f')} |"
-                     + (f" {_fmt(r['lpips'], '.3f')} |" if with_lpips else ""))
+                     + (f" {_fmt(r['lpips'], '.3f')} |" if with_lpips else "")
+                     + (f" {_fmt(r.get('spread'), '.4f')} | {_fmt(r.get('spread_error_r'), '.2f')} |"
+                        if with_spread else ""))
     return "\n".join(lines)
 
 
@@ -320,11 +343,15 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
         save_grid(grid, out / f"examples_{_slug(setting)}.png", nrow=len(columns))
     write_text(out / "examples_columns.txt", "columns, left to right: " + ", ".join(columns) + "\n")
     figure_lines = figures(rows, out) if figures is not None else []
+    spread_note = [] if not any("spread" in r for r in rows) else [
+        ("spread: for the methods that average their starts, the mean per-pixel standard deviation between the "
+         "starts (the uncertainty map `invgen reconstruct` writes); r(spread, error): its Pearson correlation with "
+         "the error map |estimate − truth| over each face's pixels, averaged over the faces (n/a: one estimate)."), ""]
     lpips_note = [] if all("lpips" in r for r in rows) else [
         ("No LPIPS column: torchvision's AlexNet weights were not on the machine that ran this "
          "(invgen never downloads them; see `invgen.metrics.lpips`)."), ""]
     doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
-           "PSNR: mean ± standard error of the mean over the faces.", "", *lpips_note,
+           "PSNR: mean ± standard error of the mean over the faces.", "", *spread_note, *lpips_note,
            "Examples (first faces of the first shard; columns: " + ", ".join(columns) + "):", ""]
     doc += [f"![{s}](examples_{_slug(s)}.png)" for s in examples] + [""] + figure_lines
     write_text(out / "results.md", "\n".join(doc) + "\n")
