@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from invgen.operators import SuperResolution
-from invgen.solvers import Budget, back_project_noisy, csgm_all_starts, posterior_mean, reconstruct, reconstruct_samples
+from invgen.solvers import Budget, back_project_noisy, csgm_all_starts, pixel_spread, posterior_mean, reconstruct, reconstruct_samples
 from invgen.solvers.csgm import csgm
 from test_solvers import SHAPE, out_of_range_images, tiny_generator
 
@@ -38,6 +38,7 @@ def test_one_sample_has_no_spread_and_every_start_is_kept(problem):
     G, A, x, y = problem
     est = posterior_mean(A, y, G, "csgm-bp", budget=Budget(restarts=1, csgm_steps=20), progress=False)
     assert torch.equal(est.spread, torch.zeros_like(est.x))
+    assert torch.equal(pixel_spread(est.samples), torch.zeros(3, *SHAPE[1:]))
     starts = csgm_all_starts(A, y, G, steps=20, restarts=3, progress=False)
     assert starts.x.shape == (9, *SHAPE)
     best = csgm(A, y, G, steps=20, restarts=3, progress=False)

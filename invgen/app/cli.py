@@ -27,7 +27,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
-from invgen.solvers import METHODS, Budget, reconstruct, reconstruct_samples
+from invgen.solvers import METHODS, Budget, pixel_spread, reconstruct, reconstruct_samples
 from invgen.solvers.pipeline import check_methods
 
 # What the library raises for a user's mistake: printed like a UsageError, one line, exit code 2.
@@ -333,14 +333,15 @@ def write_spread(samples: torch.Tensor, path: Path) -> dict:
 
     if len(samples) < 2:
         return {}
-    spread = samples.std(0).square().mean(0, keepdim=True).sqrt()
+    spread = pixel_spread(samples[None])
     top = spread.max().item()
     save_image(spread / top if top > 0 else spread, path)
     return {"spread_max": top, "spread_mean": spread.mean().item(), "spread_image": path.name}
 
 
 def write_measured(args: argparse.Namespace, names: list[str], A: LinearOperator, y: torch.Tensor,
-                   x_hat: torch.Tensor, method: str, boundary: str, out: Path, run: dict, spreads: list[dict]) -> None:
+                   x_hat: torch.Tensor, method: str, boundary: str, out: Path, run: dict,
+                   spreads: list[dict]) -> None:
     """With no truth to score against: each estimate, the measurement y and the re-measured
     estimate A x̂ beside it, and the consistency ‖A x̂ − y‖/‖y‖ in metrics.json."""
     from invgen.data import save_image
@@ -354,7 +355,8 @@ def write_measured(args: argparse.Namespace, names: list[str], A: LinearOperator
         save_image(remeasured[i], out / f"{name}_{method}_remeasured.png")
         save_image(x_hat[i], out / f"{name}_{method}.png")
         per_image[name] = {"source": str(path), "consistency": score[i].item(),
-                           "measured_size": list(y.shape[-2:]), "estimate_size": list(x_hat.shape[-2:]), **spreads[i]}
+                           "measured_size": list(y.shape[-2:]), "estimate_size": list(x_hat.shape[-2:]),
+                           **spreads[i]}
     write_json(out / "metrics.json", {**run, "measured": True, "boundary": boundary, "mask": args.mask,
                                       "kernel": args.kernel, "images": per_image})
     print(f"\n{args.task}, {method} on measured images (no truth: consistency ‖A x̂ − y‖/‖y‖), "

@@ -17,11 +17,12 @@ from invgen.solvers.iagan import iagan
 from invgen.solvers.loop import SolveResult, solve
 from invgen.solvers.methods.base import Method, Problem, setting
 from invgen.solvers.pipeline import reconstruct, reconstruct_samples
-from invgen.solvers.posterior import PosteriorEstimate, posterior_mean
+from invgen.solvers.posterior import PosteriorEstimate, pixel_spread, posterior_mean
 from invgen.solvers.registry import METHODS, PAPER, Budget, register, unregister
 
 __all__ = [
     "METHODS", "PAPER", "Budget", "Huber", "Method", "PoissonNLL", "PosteriorEstimate", "Problem", "SolveResult",
     "back_project", "back_project_noisy", "csgm", "csgm_all_starts", "dip", "encoder_starts", "iagan", "l1",
-    "posterior_mean", "reconstruct", "reconstruct_samples", "register", "setting", "solve", "squared_error", "unregister",
+    "pixel_spread", "posterior_mean", "reconstruct", "reconstruct_samples", "register", "setting", "solve",
+    "squared_error", "unregister",
 ]

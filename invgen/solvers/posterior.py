@@ -61,3 +61,12 @@ def average_starts(x: torch.Tensor, samples: int) -> tuple[torch.Tensor, torch.T
     ``(B·samples, ...)`` image-major rows → two ``(B, ...)`` tensors (spread 0 for one start)."""
     x = x.view(-1, samples, *x.shape[1:])
     return x.mean(1), (x.std(1) if samples > 1 else torch.zeros_like(x[:, 0]))
+
+
+def pixel_spread(samples: torch.Tensor) -> torch.Tensor:
+    """``(B, K, C, H, W)`` estimates → ``(B, H, W)``: at each pixel their standard deviation
+    over the ``K`` estimates, root-mean-square over the channels (0 for ``K = 1``) — the
+    grey uncertainty map of a colour image."""
+    if samples.shape[1] == 1:
+        return torch.zeros_like(samples[:, 0, 0])
+    return samples.std(1).square().mean(1).sqrt()

@@ -47,7 +47,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
-from invgen.solvers import Budget, reconstruct_samples
+from invgen.solvers import Budget, pixel_spread, reconstruct_samples
 from invgen.solvers.pipeline import check_methods
 from invgen.solvers.registry import settings_fields
 
@@ -176,11 +176,10 @@ METRICS = ("mse", "psnr", "ssim", "lpips", "spread", "spread_error_r")
 
 def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
     """For ``K > 1`` estimates per image, ``(B, K, C, H, W)``, averaged into the estimate:
-    ``spread``, the mean over pixels of their per-pixel standard deviation (root-mean-square
-    over the channels), and ``spread_error_r``, the Pearson correlation over the pixels of
+    ``spread``, the mean over pixels of their :func:`~invgen.solvers.pixel_spread`, and ``spread_error_r``, the Pearson correlation over the pixels of
     that spread map with the error map ``|mean − truth|`` (same reduction) — how well the
     uncertainty map points at the errors (1: perfectly). ``(B,)`` each."""
-    spread = samples.std(1).square().mean(1).sqrt().flatten(1)
+    spread = pixel_spread(samples).flatten(1)
     error = (samples.mean(1) - truth).square().mean(1).sqrt().flatten(1)
     s, e = spread - spread.mean(1, keepdim=True), error - error.mean(1, keepdim=True)
     r = (s * e).sum(1) / (s.norm(dim=1) * e.norm(dim=1))
