@@ -3,7 +3,15 @@ import pytest
 import torch
 
 from invgen.operators import SuperResolution
-from invgen.solvers import Budget, back_project_noisy, csgm_all_starts, pixel_spread, posterior_mean, reconstruct, reconstruct_samples
+from invgen.solvers import (
+    Budget,
+    back_project_noisy,
+    csgm_all_starts,
+    pixel_spread,
+    posterior_mean,
+    reconstruct,
+    reconstruct_samples,
+)
 from invgen.solvers.csgm import csgm
 from test_solvers import SHAPE, out_of_range_images, tiny_generator
 
