@@ -310,7 +310,7 @@ def test_bench_refuses_to_mix_settings_before_computing(tmp_path, fake_celeba, f
     assert run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "1/2", "--out", out), capsys)[0] == 0
     shard = tmp_path / "out" / "shards" / "shard_1_of_2.json"
     before = shard.read_bytes()
-    monkeypatch.setattr(common, "reconstruct", lambda *a, **k: pytest.fail("computed before refusing"))
+    monkeypatch.setattr(common, "reconstruct_samples", lambda *a, **k: pytest.fail("computed before refusing"))
     code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "2/2", "--out", out,
                                        "--csgm-steps", "2", "--seed", "1"), capsys)
     assert code == 2 and "seed: 0 in shard_1_of_2.json, 1 in this run" in err and "csgm_steps: 1 in" in err
