@@ -144,11 +144,16 @@ def _to_uint8(x: torch.Tensor) -> np.ndarray:
     return (x.detach().float().clamp(0, 1).cpu().permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
 
 
-def save_image(x: torch.Tensor, path: str | Path) -> None:
-    """Write one ``(C, H, W)`` image in [0, 1] (clipped) as PNG."""
+def _to_pil(x: torch.Tensor) -> Image.Image:
+    """``(C, H, W)`` in [0, 1] (clipped), C = 1 (grey) or 3 → a PIL image."""
     arr = _to_uint8(x)
+    return Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr)
+
+
+def save_image(x: torch.Tensor, path: str | Path) -> None:
+    """Write one ``(C, H, W)`` image in [0, 1] (clipped), grey or colour, as PNG."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(arr.squeeze(-1) if arr.shape[-1] == 1 else arr).save(path)
+    _to_pil(x).save(path)
 
 
 def make_grid(x: torch.Tensor, nrow: int | None = None, pad: int = 2) -> torch.Tensor:
@@ -171,7 +176,7 @@ def save_grid(x: torch.Tensor, path: str | Path, nrow: int | None = None) -> Non
 def save_panel(
     images: dict[str, torch.Tensor], path: str | Path, captions: dict[str, str] | None = None, scale: int = 2
 ) -> None:
-    """Write images side by side, each ``(C, h, w)`` in [0, 1] shown at the size of the
+    """Write images side by side, each ``(C, h, w)`` in [0, 1] (grey or colour) shown at the size of the
     largest (nearest-neighbour, so a low-resolution input stays visibly blocky), with its
     name above and an optional caption (e.g. PSNR) below."""
     from PIL import ImageDraw
@@ -181,7 +186,7 @@ def save_panel(
     panel = Image.new("RGB", (len(images) * (side + pad) + pad, side + 2 * label_h + 2 * pad), "white")
     draw = ImageDraw.Draw(panel)
     for i, (name, x) in enumerate(images.items()):
-        tile = Image.fromarray(_to_uint8(x)).resize((side, side), Image.NEAREST)
+        tile = _to_pil(x).resize((side, side), Image.NEAREST)
         left = pad + i * (side + pad)
         panel.paste(tile, (left, pad + label_h))
         draw.text((left, pad), name, fill="black")

@@ -31,7 +31,7 @@ def load(name: str):
 
 def test_the_examples_are_the_research_scripts():
     assert {p.stem for p in EXAMPLES} == {"quickstart", "robust_fidelity", "sparse_deviations", "custom_operator",
-                                          "own_generator", "method_study"}
+                                          "own_generator", "method_study", "uncertainty"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -47,7 +47,7 @@ def test_an_example_imports_only_the_public_library(path):
 
 
 @pytest.mark.parametrize("name", ["quickstart", "robust_fidelity", "sparse_deviations", "custom_operator",
-                                  "own_generator"])
+                                  "own_generator", "uncertainty"])
 def test_an_example_writes_its_panel_and_finite_scores(name, tmp_path, capsys):
     out = tmp_path / f"{name}.png"
     scores = load(name).main(steps=STEPS, out=str(out))
