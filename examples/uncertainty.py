@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from importlib import resources
 
-import torch
-
 from invgen.data import read_image, save_panel
 from invgen.generators import load_default
 from invgen.metrics import psnr

@@ -3,13 +3,12 @@ stopped images staying exactly where they stopped."""
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from scipy import stats
 
 from invgen.metrics import psnr
+from invgen.operators import GaussianCS, Identity, Mask, SuperResolution
 from invgen.priors import DeepImagePrior, Prior
 from invgen.solvers import Huber, PoissonNLL, l1, solve, squared_error
-from invgen.operators import GaussianCS, Identity, Mask, SuperResolution
 from invgen.solvers.fidelity import MAX_HOLDOUT_BLOCK, holdout_block_for, holdout_split
 
 SHAPE = (1, 8, 8)
