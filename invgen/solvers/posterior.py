@@ -67,6 +67,5 @@ def pixel_spread(samples: torch.Tensor) -> torch.Tensor:
     """``(B, K, C, H, W)`` estimates → ``(B, H, W)``: at each pixel their standard deviation
     over the ``K`` estimates, root-mean-square over the channels (0 for ``K = 1``) — the
     grey uncertainty map of a colour image."""
-    if samples.shape[1] == 1:
-        return torch.zeros_like(samples[:, 0, 0])
-    return samples.std(1).square().mean(1).sqrt()
+    spread = average_starts(samples.flatten(0, 1), samples.shape[1])[1]
+    return spread.square().mean(1).sqrt()
