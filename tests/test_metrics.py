@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from invgen import metrics
+from invgen.metrics import lpips_package
 from invgen.metrics import backbone_checkpoint, lpips, psnr, ssim
 
 
@@ -91,8 +91,8 @@ class FakeLPIPS(nn.Module):
 def fake_lpips(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
-    monkeypatch.setattr(metrics, "_import_lpips", lambda checkpoint: type("lpips", (), {"LPIPS": FakeLPIPS}))
-    monkeypatch.setattr(metrics, "_lpips_models", {})
+    monkeypatch.setattr(lpips_package, "_import_lpips", lambda checkpoint: type("lpips", (), {"LPIPS": FakeLPIPS}))
+    monkeypatch.setattr(lpips_package, "_lpips_models", {})
     FakeLPIPS.built.clear()
     return tmp_path
 
