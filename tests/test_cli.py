@@ -49,6 +49,7 @@ def test_reconstruct_writes_estimates_and_metrics(tmp_path, tiny_generator, face
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == "iagan-bp"
     assert np.isfinite(metrics["images"]["face"]["psnr"])
+    assert 0 < metrics["images"]["face"]["st_lpips"] < 1
     # The default budget averages 4 starts: their disagreement is written as an uncertainty map.
     face = metrics["images"]["face"]
     assert face["spread_image"] == "face_iagan-bp_spread.png" and 0 < face["spread_mean"] < face["spread_max"]
@@ -130,11 +131,15 @@ def test_unknown_method_is_rejected_by_argparse(face_png, capsys):
     assert "invalid choice" in capsys.readouterr().err
 
 
-def test_demo_with_a_tiny_budget(tmp_path, monkeypatch):
+def test_demo_with_a_tiny_budget(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm_steps": 2, "restarts": 2, "iagan_steps": 2, "dip_steps": 2})
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
     metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
     assert set(metrics) == {"bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"}
+    table = capsys.readouterr().out
+    assert "ST-LPIPS" in table
+    for name, m in metrics.items():  # each row prints the perceptual distance it stored
+        assert 0 < m["st_lpips"] < 1 and f"{m['st_lpips']:.3f}" in table, name
     with Image.open(tmp_path / "demo.png") as img:
         assert img.width > 8 * 128
 

@@ -70,12 +70,25 @@ def _encoder(spec: str, generator_spec: str, G, device: torch.device):
     return None if encoder is None else encoder.to(device)
 
 
-def _evaluate(estimates: dict[str, torch.Tensor], truth: torch.Tensor) -> dict[str, dict[str, float]]:
-    """Mean PSNR and SSIM of each estimate against ``truth``."""
-    from invgen.metrics import psnr, ssim
+def _evaluate(estimates: dict[str, torch.Tensor], truth: torch.Tensor) -> dict[str, dict[str, float | None]]:
+    """Mean PSNR, SSIM and ST-LPIPS (lower is closer; ``None`` for an image too small for it)
+    of each estimate against ``truth``."""
+    from invgen.metrics import psnr, ssim, st_lpips
+    from invgen.metrics.shift_tolerant import MIN_SIZE as PERCEPTUAL_MIN
 
-    return {name: {"psnr": psnr(x, truth).mean().item(), "ssim": ssim(x, truth).mean().item()}
+    perceptual = truth.shape[1] == 3 and min(truth.shape[-2:]) >= PERCEPTUAL_MIN["alex"]
+    return {name: {"psnr": psnr(x, truth).mean().item(), "ssim": ssim(x, truth).mean().item(),
+                   "st_lpips": st_lpips(x, truth).mean().item() if perceptual else None}
             for name, x in estimates.items()}
+
+
+def _score_line(label: str, m: dict) -> str:
+    """One row of a PSNR / SSIM / ST-LPIPS table."""
+    perceptual = "     —" if m["st_lpips"] is None else f"{m['st_lpips']:>8.3f}"
+    return f"{label:<16} {m['psnr']:>8.2f} {m['ssim']:>6.3f} {perceptual}"
+
+
+SCORE_HEAD = f"{'PSNR dB':>8} {'SSIM':>6} {'ST-LPIPS↓':>8}"
 
 
 # --------------------------------------------------------------------------- demo
@@ -105,15 +118,17 @@ def cmd_demo(args: argparse.Namespace) -> None:
     metrics = _evaluate(estimates, truth)
     out.mkdir(parents=True, exist_ok=True)
     panels = {"truth": truth[0], "input (x4 down)": y[0], **{k: v[0] for k, v in estimates.items()}}
-    captions = {k: f"{m['psnr']:.1f} dB" for k, m in metrics.items()}
+    captions = {k: f"{m['psnr']:.1f} dB, ST {m['st_lpips']:.3f}" for k, m in metrics.items()}
     save_panel(panels, out / "demo.png", captions=captions)
     write_json(out / "metrics.json", {"task": "sr4", "budget": vars(budget), "seconds": total, "metrics": metrics})
     print(f"\nSR ×4, {total:.0f} s in all")
-    print(f"{'method':<10} {'PSNR dB':>8} {'SSIM':>6}")
+    print(f"{'method':<16} {SCORE_HEAD}")
     for name, m in metrics.items():
-        print(f"{name:<10} {m['psnr']:>8.2f} {m['ssim']:>6.3f}")
+        print(_score_line(name, m))
     winner = max(metrics, key=lambda name: metrics[name]["psnr"])
-    print(f"best PSNR: {winner}, {metrics[winner]['psnr'] - metrics['bicubic']['psnr']:+.2f} dB over bicubic")
+    closest = min(metrics, key=lambda name: metrics[name]["st_lpips"])
+    print(f"best PSNR: {winner}, {metrics[winner]['psnr'] - metrics['bicubic']['psnr']:+.2f} dB over bicubic; "
+          f"perceptually closest (ST-LPIPS, lower is closer): {closest}, {metrics[closest]['st_lpips']:.3f}")
     print(f"\nwrote {out / 'demo.png'} and {out / 'metrics.json'}")
 
 
@@ -315,10 +330,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
                                                             truth[i : i + 1])[method], **spreads[i]}
     write_json(out / "metrics.json", {"task": args.task, "method": method, "noise_std": args.noise,
                                       "budget": vars(budget), "seconds": seconds, "images": per_image})
-    print(f"\n{args.task}, {method} (PSNR/SSIM against the input image), {seconds:.1f} s")
-    print(f"{'image':<16} {'PSNR dB':>8} {'SSIM':>6}")
+    print(f"\n{args.task}, {method} (PSNR/SSIM/ST-LPIPS against the input image), {seconds:.1f} s")
+    print(f"{'image':<16} {SCORE_HEAD}")
     for name, m in per_image.items():
-        print(f"{name:<16} {m['psnr']:>8.2f} {m['ssim']:>6.3f}")
+        print(_score_line(name, m))
     maps = (f", uncertainty maps (*_{method}_spread.png: where its {samples.shape[1]} starts disagree)"
             if spreads[0] else "")
     print(f"\nwrote estimates{maps}, measurement visualisations and metrics.json to {out}/")
