@@ -174,23 +174,34 @@ def save_grid(x: torch.Tensor, path: str | Path, nrow: int | None = None) -> Non
 
 
 def save_panel(
-    images: dict[str, torch.Tensor], path: str | Path, captions: dict[str, str] | None = None, scale: int = 2
+    images: dict[str, torch.Tensor], path: str | Path, captions: dict[str, str | list[str]] | None = None,
+    scale: int = 2,
 ) -> None:
-    """Write images side by side, each ``(C, h, w)`` in [0, 1] (grey or colour) shown at the size of the
-    largest (nearest-neighbour, so a low-resolution input stays visibly blocky), with its
-    name above and an optional caption (e.g. PSNR) below."""
+    """Write images in labelled columns: each value is one image ``(C, h, w)`` or a column of
+    ``N`` images ``(N, C, h, w)`` (every column the same ``N``), in [0, 1], grey or colour,
+    shown at the size of the largest (nearest-neighbour, so a low-resolution input stays
+    visibly blocky), with its name above the column and an optional caption under each tile
+    (e.g. PSNR): one string, or one per row."""
     from PIL import ImageDraw
 
-    side = max(x.shape[-1] for x in images.values()) * scale
+    columns = {name: x.unsqueeze(0) if x.dim() == 3 else x for name, x in images.items()}
+    counts = {len(x) for x in columns.values()}
+    if len(counts) != 1:
+        raise ValueError(f"every column needs the same number of images, got {sorted(counts)}")
+    n = counts.pop()
+    side = max(x.shape[-1] for x in columns.values()) * scale
     label_h, pad = 14, 4
-    panel = Image.new("RGB", (len(images) * (side + pad) + pad, side + 2 * label_h + 2 * pad), "white")
+    row_h = side + (label_h if captions else 0) + pad
+    panel = Image.new("RGB", (len(columns) * (side + pad) + pad, pad + label_h + n * row_h), "white")
     draw = ImageDraw.Draw(panel)
-    for i, (name, x) in enumerate(images.items()):
-        tile = _to_pil(x).resize((side, side), Image.NEAREST)
+    for i, (name, column) in enumerate(columns.items()):
         left = pad + i * (side + pad)
-        panel.paste(tile, (left, pad + label_h))
         draw.text((left, pad), name, fill="black")
-        if captions and name in captions:
-            draw.text((left, pad + label_h + side + 1), captions[name], fill="black")
+        caption = (captions or {}).get(name)
+        for r, x in enumerate(column):
+            top = pad + label_h + r * row_h
+            panel.paste(_to_pil(x).resize((side, side), Image.NEAREST), (left, top))
+            if caption is not None:
+                draw.text((left, top + side + 1), caption if isinstance(caption, str) else caption[r], fill="black")
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     panel.save(path)

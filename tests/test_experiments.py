@@ -66,6 +66,25 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     assert all(-1 <= methods[m]["spread_error_r"] <= 1 and methods[m]["spread"] > 0 for m in ("csgm", "iagan-bp"))
     assert "spread" not in methods["pinv"] and "spread" not in methods["dip"]
     assert "| spread | r(spread, error) |" in report
+    # Every method carries the perceptual distance, and each is compared face by face with invgen's default.
+    assert all(0 < row["st_lpips"] < 2 for row in methods.values()) and "ST-LPIPS ↓" in report
+    assert {row["method"] for row in results["paired"]} == set(methods) - {"iagan-bp"}
+    assert "iagan-bp ahead in PSNR" in report
+    assert not (out / "examples_columns.txt").exists()  # the column names are in the panel itself
+
+
+def test_paired_differences_against_known_records():
+    def rec(method, image_id, psnr, st):
+        return {"setting": "sr4", "method": method, "image_id": image_id, "psnr": psnr, "st_lpips": st}
+
+    records = [rec("iagan-bp", 1, 25.0, 0.10), rec("iagan-bp", 2, 24.0, 0.20),
+               rec("dip", 1, 24.0, 0.15), rec("dip", 2, 24.5, 0.10)]
+    (row,) = common.paired_differences(records)
+    assert row["method"] == "dip" and row["reference"] == "iagan-bp"
+    assert row["psnr_gain"] == pytest.approx(0.25) and row["psnr_gain_sem"] == pytest.approx(0.75)
+    assert row["st_lpips_gain"] == pytest.approx(-0.025) and row["st_lpips_gain_sem"] == pytest.approx(0.075)
+    assert row["psnr_wins"] == 1 and row["st_lpips_wins"] == 1
+    assert common.paired_differences([r for r in records if r["method"] == "dip"]) == []  # no reference
 
 
 def test_uncertainty_scores_follow_where_the_starts_disagree():

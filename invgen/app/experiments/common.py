@@ -41,12 +41,12 @@ from invgen.app.arguments import (
 from invgen.app.celeba import CELEBA_CROP, celeba_paths
 from invgen.app.device import add_device_argument, resolve_device
 from invgen.app.tasks import make_operator
-from invgen.data import read_image, save_grid
+from invgen.data import read_image, save_panel
 from invgen.files import write_json, write_text
 from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
-from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim
+from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim, st_lpips
 from invgen.solvers import Budget, pixel_spread, reconstruct_samples
 from invgen.solvers.pipeline import check_methods
 from invgen.solvers.registry import settings_fields
@@ -171,7 +171,9 @@ def shard_indices(n: int, shard: str) -> range:
     return range((i - 1) * size, min(i * size, n))
 
 
-METRICS = ("mse", "psnr", "ssim", "lpips", "spread", "spread_error_r")
+METRICS = ("mse", "psnr", "ssim", "st_lpips", "lpips", "spread", "spread_error_r")
+# The method every other is compared with, face by face, where an experiment runs it: invgen's default.
+REFERENCE = "iagan-bp"
 
 
 def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -191,7 +193,8 @@ def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples:
     records = []
     for method, starts in samples.items():
         x = starts.mean(1)
-        scores = {"mse": (x - truth).flatten(1).pow(2).mean(1), "psnr": psnr(x, truth), "ssim": ssim(x, truth)}
+        scores = {"mse": (x - truth).flatten(1).pow(2).mean(1), "psnr": psnr(x, truth), "ssim": ssim(x, truth),
+                  "st_lpips": st_lpips(x, truth)}
         if with_lpips:
             scores["lpips"] = lpips(x, truth)
         if starts.shape[1] > 1:
@@ -263,14 +266,11 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
 
 
 def summarise(records: list[dict]) -> list[dict]:
-    """Mean and standard error of each metric (MSE, PSNR, SSIM; LPIPS and the uncertainty
-    scores where every record of the group has them) per (setting, method), in first-seen
-    order."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["setting"], r["method"]), []).append(r)
+    """Mean and standard error of each metric (MSE, PSNR, SSIM; ST-LPIPS, LPIPS and the
+    uncertainty scores where every record of the group has them) per (setting, method), in
+    first-seen order."""
     rows = []
-    for (setting, method), rs in groups.items():
+    for (setting, method), rs in _groups(records).items():
         row = {"setting": setting, "task": rs[0]["task"], "noise_std": rs[0]["noise_std"], "method": method,
                "n_images": len(rs)}
         for key in [k for k in METRICS if all(k in r for r in rs)]:
@@ -282,16 +282,62 @@ def summarise(records: list[dict]) -> list[dict]:
     return rows
 
 
+def paired_differences(records: list[dict], reference: str = REFERENCE) -> list[dict]:
+    """Face by face, how far ``reference`` is ahead of each other method of its setting:
+    ``psnr_gain`` = PSNR(reference) − PSNR(method) and ``st_lpips_gain`` = ST-LPIPS(method) −
+    ST-LPIPS(reference) (positive: the reference is better on that axis), each as mean,
+    standard error over the faces and the number of faces where the reference is better.
+    Settings without the reference, and records without ST-LPIPS, give no row."""
+    by_key = {(r["setting"], r["method"], r["image_id"]): r for r in records}
+    rows = []
+    for (setting, method), rs in _groups(records).items():
+        if method == reference or (setting, reference, rs[0]["image_id"]) not in by_key:
+            continue
+        row = {"setting": setting, "method": method, "reference": reference, "n_images": len(rs)}
+        for metric, sign in (("psnr", 1.0), ("st_lpips", -1.0)):
+            if not all(metric in r for r in rs):
+                return []
+            gain = torch.tensor([sign * (by_key[(setting, reference, r["image_id"])][metric] - r[metric]) for r in rs],
+                                dtype=torch.float64)
+            row[f"{metric}_gain"] = gain.mean().item()
+            row[f"{metric}_gain_sem"] = (gain.std() / math.sqrt(len(gain))).item() if len(gain) > 1 else 0.0
+            row[f"{metric}_wins"] = int((gain > 0).sum())
+        rows.append(row)
+    return rows
+
+
+def _groups(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
+    """Records by (setting, method), in first-seen order."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r["setting"], r["method"]), []).append(r)
+    return groups
+
+
+def paired_table(rows: list[dict]) -> str:
+    """:func:`paired_differences` as markdown."""
+    reference = rows[0]["reference"]
+    lines = [f"| setting | method | {reference} ahead in PSNR (dB) | faces | {reference} ahead in ST-LPIPS | faces |",
+             "|---|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append(f"| {r['setting']} | {r['method']} | {r['psnr_gain']:+.2f} ± {r['psnr_gain_sem']:.2f} | "
+                     f"{r['psnr_wins']}/{r['n_images']} | {r['st_lpips_gain']:+.3f} ± {r['st_lpips_gain_sem']:.3f} | "
+                     f"{r['st_lpips_wins']}/{r['n_images']} |")
+    return "\n".join(lines)
+
+
 def markdown_table(rows: list[dict]) -> str:
+    with_perceptual = all("st_lpips" in r for r in rows)
     with_lpips = all("lpips" in r for r in rows)
     with_spread = any("spread" in r for r in rows)
-    head = ("| setting | method | n | MSE | PSNR (dB) | SSIM |" + (" LPIPS ↓ |" if with_lpips else "")
-            + (" spread | r(spread, error) |" if with_spread else ""))
-    lines = [head, "|---|---|---:|---:|---:|---:|" + ("---:|" if with_lpips else "")
+    head = ("| setting | method | n | MSE | PSNR (dB) | SSIM |" + (" ST-LPIPS ↓ |" if with_perceptual else "")
+            + (" LPIPS ↓ |" if with_lpips else "") + (" spread | r(spread, error) |" if with_spread else ""))
+    lines = [head, "|---|---|---:|---:|---:|---:|" + ("---:|" if with_perceptual else "") + ("---:|" if with_lpips else "")
              + ("---:|---:|" if with_spread else "")]
     for r in rows:
         lines.append(f"| {r['setting']} | {r['method']} | {r['n_images']} | {_fmt(r['mse'], '.5f')} | "
                      f"{_fmt(r['psnr'], '.2f')} ± {_fmt(r['psnr_sem'], '.2f')} | {_fmt(r['ssim'], '.3f')} |"
+                     + (f" {_fmt(r['st_lpips'], '.3f')} ± {_fmt(r['st_lpips_sem'], '.3f')} |" if with_perceptual else "")
                      + (f" {_fmt(r['lpips'], '.3f')} |" if with_lpips else "")
                      + (f" {_fmt(r.get('spread'), '.4f')} | {_fmt(r.get('spread_error_r'), '.2f')} |"
                         if with_spread else ""))
@@ -330,17 +376,17 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
     records = [r for s in shards for r in s["records"]]
     rows = summarise(records)
     table = markdown_table(rows)
+    paired = paired_differences(records)
     commands = sorted({s["command"] for s in shards})
     if len(shard_files) > 1:  # and the step that made this page
         commands.append(re.sub(r" --shard \S+", "", commands[0]) + " --merge")
-    write_json(out / "results.json", {"title": title, "commands": commands, "summary": rows, "records": records},
-               indent=1)
+    write_json(out / "results.json", {"title": title, "commands": commands, "summary": rows, "paired": paired,
+                                      "records": records}, indent=1)
     examples = torch.load(shard_files[0].with_suffix(".examples.pt"), weights_only=True)
+    shown_ids = sorted({r["image_id"] for r in shards[0]["records"]})  # the panels show the first faces
     for setting, panel in examples.items():
-        columns = list(panel)
-        grid = torch.cat([torch.stack([panel[c][i] for c in columns]) for i in range(len(panel["truth"]))]).float()
-        save_grid(grid, out / f"examples_{_slug(setting)}.png", nrow=len(columns))
-    write_text(out / "examples_columns.txt", "columns, left to right: " + ", ".join(columns) + "\n")
+        save_panel({name: x.float() for name, x in panel.items()}, out / f"examples_{_slug(setting)}.png",
+                   captions=_captions(records, setting, shown_ids[:len(panel["truth"])], panel))
     figure_lines = figures(rows, out) if figures is not None else []
     spread_note = [] if not any("spread" in r for r in rows) else [
         ("spread: for the methods that average their starts, the mean per-pixel standard deviation between the "
@@ -349,13 +395,28 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
     lpips_note = [] if all("lpips" in r for r in rows) else [
         ("No LPIPS column: torchvision's AlexNet weights were not on the machine that ran this "
          "(invgen never downloads them; see `invgen.metrics.lpips`)."), ""]
+    paired_section = [] if not paired else [
+        f"Paired over the faces, how far {paired[0]['reference']} (invgen's default method) is ahead of each "
+        "method (positive: ahead; mean ± standard error; faces: on how many it is ahead):", "",
+        paired_table(paired), ""]
     doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
-           "PSNR: mean ± standard error of the mean over the faces.", "", *spread_note, *lpips_note,
-           "Examples (first faces of the first shard; columns: " + ", ".join(columns) + "):", ""]
+           "PSNR and ST-LPIPS: mean ± standard error of the mean over the faces. ST-LPIPS is the shift-tolerant "
+           "learned perceptual distance (Ghildyal & Liu, ECCV 2022; `invgen.metrics.st_lpips`, AlexNet trunk): "
+           "lower is closer to the truth.", "", *paired_section, *spread_note, *lpips_note,
+           "Examples (first faces of the first shard, PSNR and ST-LPIPS under each estimate):", ""]
     doc += [f"![{s}](examples_{_slug(s)}.png)" for s in examples] + [""] + figure_lines
     write_text(out / "results.md", "\n".join(doc) + "\n")
     print(f"\n{title}\n{table}\n\nwrote {out / 'results.md'} and {out / 'results.json'}")
     return rows
+
+
+def _captions(records: list[dict], setting: str, ids: list[int], panel: dict) -> dict[str, list[str]]:
+    """Under each example estimate its face's PSNR and ST-LPIPS, from the records."""
+    scores = {(r["method"], r["image_id"]): r for r in records if r["setting"] == setting}
+    return {method: [f"{scores[(method, i)]['psnr']:.1f} dB" + (f" {scores[(method, i)]['st_lpips']:.3f}"
+                                                                 if "st_lpips" in scores[(method, i)] else "")
+                     for i in ids]
+            for method in panel if (method, ids[0]) in scores}
 
 
 def _slug(name: str) -> str:
