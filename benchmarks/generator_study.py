@@ -11,7 +11,8 @@ split, which no experiment reports and no generator sees — it measures
   the ``K`` back-projected estimates (:func:`invgen.solvers.posterior_mean`);
 - with ``--encoder``, also ``encoder-bp`` (the encoder's guess ``G(E(A⁺y))``, back-projected)
   and every CSGM/IAGAN row again with start 0 of each face from the encoder (``[enc]``);
-- beside PSNR, **sharpness**: the high-frequency energy of an estimate relative to the
+- beside PSNR, the perceptual distance ST-LPIPS (:func:`invgen.metrics.st_lpips`, lower is
+  closer) and **sharpness**: the high-frequency energy of an estimate relative to the
   truth's, ``‖x̂ − blur(x̂)‖² / ‖x − blur(x)‖²`` (1 = as detailed as the truth, < 1 blurrier),
   so that a generator winning PSNR by turning blurry shows it.
 
@@ -35,7 +36,7 @@ from invgen.app.tasks import make_operator
 from invgen.data import read_image, save_grid
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import load_encoder
-from invgen.metrics import psnr
+from invgen.metrics import psnr, st_lpips
 from invgen.operators import Blur, Identity
 from invgen.solvers import back_project, csgm_all_starts, encoder_starts, iagan
 from invgen.solvers.csgm import best_start_rows
@@ -64,8 +65,8 @@ def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[st
 
     def record(task: str, method: str, x: torch.Tensor, seconds: float = float("nan")) -> None:
         rows.append({"task": task, "method": method, "psnr": psnr(x, faces).mean().item(),
-                     "psnr_per_image": psnr(x, faces).tolist(), "sharpness": sharpness(x, faces).mean().item(),
-                     "seconds": seconds})
+                     "psnr_per_image": psnr(x, faces).tolist(), "st_lpips": st_lpips(x, faces).mean().item(),
+                     "sharpness": sharpness(x, faces).mean().item(), "seconds": seconds})
 
     t0 = time.time()
     projection = csgm_all_starts(Identity(tuple(faces.shape[1:])), faces, G, args.range_steps, 0.1,
@@ -145,9 +146,10 @@ def main() -> None:
         rows, shown = evaluate(G, encoder, faces, args)
         name = Path(spec).stem if spec != "default" else "default"
         print(f"\n{spec} (tuning faces: last {len(faces)} of val; K = {args.starts} starts; PSNR dB)")
-        print(f"{'task':<6} {'method':<28} {'PSNR':>7} {'sharpness':>10} {'time s':>7}")
+        print(f"{'task':<6} {'method':<28} {'PSNR':>7} {'ST-LPIPS':>9} {'sharpness':>10} {'time s':>7}")
         for r in rows:
-            print(f"{r['task']:<6} {r['method']:<28} {r['psnr']:>7.2f} {r['sharpness']:>10.2f} {r['seconds']:>7.0f}")
+            print(f"{r['task']:<6} {r['method']:<28} {r['psnr']:>7.2f} {r['st_lpips']:>9.3f} {r['sharpness']:>10.2f} "
+                  f"{r['seconds']:>7.0f}")
         (out / f"{name}.json").write_text(json.dumps({"generator": spec, "encoder": encoder_path, "config": vars(args), "results": rows},
                                                      indent=2))
         with torch.no_grad():

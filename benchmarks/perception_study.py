@@ -1,0 +1,127 @@
+"""Perception study: where invgen's methods stand on the perception–distortion plane.
+
+On the *tuning* faces (the last ``--n-images`` of the CelebA val split; never the faces the
+experiments report), for one generator and each task (SR ×4 and ×8 by default), every row
+is scored by PSNR (distortion), ST-LPIPS (perceptual distance, lower is closer;
+:func:`invgen.metrics.st_lpips`) and sharpness (the estimate's high-frequency energy over the
+truth's, 1 = as detailed):
+
+- the baselines: bicubic, and DIP (``--dip-steps``; 0 skips it, it does not depend on the
+  generator);
+- from one CSGM search with invgen's budget (``K`` starts, 1000 steps, latent penalty
+  1e-3): ``csgm-bp`` with the ``K`` back-projected estimates averaged (``avg``, invgen's
+  default) or each face's best start (``best``, the paper's pick);
+- ``iagan-bp`` from the same starts for every ``--iagan-steps`` × ``--holdout`` (0: fit
+  every measurement and keep the smallest objective), ``avg`` and ``best`` again.
+
+It prints the table, writes JSON (means and per-face values) and the trade-off figure —
+PSNR against ST-LPIPS for every row, one panel per task — beside it.
+
+    python benchmarks/perception_study.py --generator default --iagan-steps 100 300 --holdout 0.2 0
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from generator_study import sharpness, tuning_faces
+from invgen.app.tasks import make_operator
+from invgen.generators import SPEC_HELP, load_generator
+from invgen.metrics import psnr, st_lpips
+from invgen.solvers import Budget, back_project, csgm_all_starts, dip, iagan
+from invgen.solvers.csgm import best_start_rows
+from invgen.solvers.methods.baselines import bicubic_upsample
+
+
+def figure(rows: list[dict], tasks: list[str], path: Path) -> None:
+    """PSNR (x) against ST-LPIPS (y, lower is better) of every row, one panel per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6.5 * len(tasks), 5.2), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        for r in (r for r in rows if r["task"] == task):
+            family = r["method"].split()[0]
+            marker = {"bicubic": "s", "dip": "D", "csgm-bp": "o", "iagan-bp": "^"}[family]
+            ax.scatter(r["psnr"], r["st_lpips"], marker=marker, s=36,
+                       color="C0" if "avg" in r["method"] else "C3" if "best" in r["method"] else "k")
+            ax.annotate(r["method"], (r["psnr"], r["st_lpips"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.set(title=f"{task}: perception–distortion (tuning faces)", xlabel="PSNR (dB) →",
+               ylabel="ST-LPIPS (lower is closer) ↓")
+        ax.invert_yaxis()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    parser.add_argument("--generator", default="default", help=SPEC_HELP)
+    parser.add_argument("--tasks", nargs="+", default=["sr4", "sr8"])
+    parser.add_argument("--n-images", type=int, default=8, help="the last N faces of the val split")
+    parser.add_argument("--iagan-steps", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--holdout", type=float, nargs="+", default=[0.2, 0.0])
+    parser.add_argument("--dip-steps", type=int, default=2000, help="0: no DIP row")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default="benchmarks/results/perception_study/default.json")
+    args = parser.parse_args()
+
+    budget = Budget()
+    k = budget.restarts
+    faces = tuning_faces(args.data, args.n_images)
+    G = load_generator(args.generator)
+    rows: list[dict] = []
+
+    def record(task: str, method: str, x: torch.Tensor, seconds: float) -> None:
+        scores = {"psnr": psnr(x, faces), "st_lpips": st_lpips(x, faces), "sharpness": sharpness(x, faces)}
+        rows.append({"task": task, "method": method, **{m: v.mean().item() for m, v in scores.items()},
+                     "seconds": seconds, **{f"{m}_per_image": v.tolist() for m, v in scores.items()}})
+        print(f"{task:<5} {method:<26} {rows[-1]['psnr']:>7.2f} {rows[-1]['st_lpips']:>9.3f} "
+              f"{rows[-1]['sharpness']:>9.2f} {seconds:>7.0f}", flush=True)
+
+    def averaged_and_best(task: str, name: str, x: torch.Tensor, chosen: torch.Tensor, seconds: float) -> None:
+        record(task, f"{name} avg", x.view(len(faces), k, *faces.shape[1:]).mean(1), seconds)
+        record(task, f"{name} best", x[chosen], seconds)
+
+    print(f"{args.generator}: {len(faces)} tuning faces, K = {k} starts")
+    print(f"{'task':<5} {'method':<26} {'PSNR':>7} {'ST-LPIPS':>9} {'sharpness':>9} {'time s':>7}")
+    for task in args.tasks:
+        A = make_operator(task, tuple(faces.shape[1:]))
+        y = A(faces)
+        record(task, "bicubic", bicubic_upsample(A, y), 0.0)
+        if args.dip_steps:
+            t0 = time.time()
+            record(task, f"dip {args.dip_steps}", dip(A, y, steps=args.dip_steps, seed=args.seed, progress=False).x
+                   .clamp(0, 1), time.time() - t0)
+        y_all = y.repeat_interleave(k, dim=0)
+        t0 = time.time()
+        start = csgm_all_starts(A, y, G, budget.csgm_steps, budget.csgm_lr, k, args.seed,
+                                latent_weight=budget.latent_weight, progress=False)
+        t_csgm = time.time() - t0
+        chosen = best_start_rows(start.objective, k)
+        averaged_and_best(task, "csgm-bp", back_project(A, y_all, start.x).clamp(0, 1), chosen, t_csgm)
+        for steps, holdout in itertools.product(args.iagan_steps, args.holdout):
+            t0 = time.time()
+            adapted = iagan(A, y_all, G, start.z, steps=steps, lr_z=budget.lr_z, lr_theta=budget.lr_theta,
+                            holdout=holdout or None, seed=args.seed, progress=False).x
+            averaged_and_best(task, f"iagan-bp {steps} h{holdout:g}", back_project(A, y_all, adapted).clamp(0, 1),
+                              chosen, t_csgm + time.time() - t0)
+
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"generator": args.generator, "config": vars(args), "results": rows}, indent=1))
+    figure(rows, args.tasks, out.with_suffix(".png"))
+    print(f"wrote {out} and {out.with_suffix('.png')}")
+
+
+if __name__ == "__main__":
+    main()
