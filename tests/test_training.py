@@ -87,3 +87,32 @@ def test_reconstruction_finetune_with_a_joint_encoder_writes_both_networks(tmp_p
     G, E = load_face64(tmp_path / "ae" / "face64.pt"), load_encoder(tmp_path / "ae" / "encoder.pt")
     with torch.no_grad():
         assert G(E(images)).shape == images.shape
+
+
+def test_laplacian_pyramid_l1_weighs_every_level_alike():
+    from invgen.app.training import laplacian_pyramid_l1
+
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(2, 3, 16, 16, generator=g)
+    assert laplacian_pyramid_l1(x, x) == 0
+    # A constant offset lives in the coarsest level only: 1/levels of its L1 size.
+    torch.testing.assert_close(laplacian_pyramid_l1(x + 0.4, x), torch.tensor(0.1))
+    # A pixel-wise checkerboard lives in the finest level only (its 2×2 averages are zero).
+    checker = 0.4 * (torch.arange(16).view(16, 1) + torch.arange(16).view(1, 16)).remainder(2).mul(2).sub(1)
+    torch.testing.assert_close(laplacian_pyramid_l1(x + checker, x), torch.tensor(0.1))
+
+
+def test_reconstruction_finetune_with_the_pyramid_and_perceptual_terms_lowers_both(tmp_path):
+    from invgen.app.training import export_generator, finetune_reconstruction
+
+    images = torch.nn.functional.interpolate(torch.rand(8, 3, 4, 4, generator=torch.Generator().manual_seed(0)),
+                                             size=64, mode="bilinear")
+    export_generator(train_gan(images, tmp_path / "gan", epochs=1, batch_size=4, latent_dim=8, width=4,
+                               max_steps=1), tmp_path / "init.pt")
+    finetune_reconstruction(images, tmp_path / "p", tmp_path / "init.pt", epochs=5, batch_size=4, lr=1e-2,
+                            lr_latent=1e-1, pixel_loss="laplacian-l1", perceptual_weight=0.1)
+    history = torch.load(tmp_path / "p" / "checkpoint.pt", weights_only=False)["history"]
+    for term in ("laplacian_l1", "st_lpips"):
+        assert history[-1][term] < 0.9 * history[0][term], term
+    with pytest.raises(ValueError, match="pixel_loss"):
+        finetune_reconstruction(images, tmp_path / "q", tmp_path / "init.pt", epochs=1, pixel_loss="l2")
