@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import sys
 import warnings
 from pathlib import Path
 
@@ -23,11 +24,14 @@ def decode_image(
     """One image as ``(3, H, W)`` float in [0, 1], and what was done to it, in words.
 
     Any mode PIL opens becomes RGB with its full range mapped to [0, 1]: 1-bit, 8-bit
-    and 16-bit grey (``I;16``: /65535), palette, CMYK, and images with transparency, which
-    are composited on white. ``crop = (left, top, side)`` cuts a square window first;
-    ``size`` then centre-crops to a square and resizes it to ``size × size`` (bicubic,
-    antialiased); with ``upscale=False`` an image smaller than that is a ``ValueError``
-    instead. The notes say which of these happened (none for an RGB image read as it is). A missing file raises ``FileNotFoundError``; a file PIL cannot decode, or
+    and 16-bit grey, palette, CMYK, and images with transparency, which are composited on
+    white. 16-bit grey and 16-bit RGB (PNG, TIFF) keep their precision: the sample ``k``
+    reads as ``k / 65535`` (and a float image, mode ``F``, as it is), through cropping and
+    resizing too. ``crop = (left, top, side)`` cuts a square window first; ``size`` then
+    centre-crops to a square and resizes it to ``size × size`` (bicubic, antialiased); with
+    ``upscale=False`` an image smaller than that is a ``ValueError`` instead. The notes say
+    which of these happened (none for an RGB image read as it is). A missing file raises
+    ``FileNotFoundError``; a file PIL cannot decode, or
     larger than ``PIL.Image.MAX_IMAGE_PIXELS`` (a decompression bomb), ``ValueError``.
     """
     path = Path(path)
@@ -37,31 +41,31 @@ def decode_image(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as img:
-                img.load()
-                rgb = _to_rgb(img, path, notes)
+            planes = _open_planes(path, notes)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ValueError(f"{path} is larger than the {Image.MAX_IMAGE_PIXELS} pixels invgen decodes "
                          "(a decompression bomb, or an image far too large to reconstruct)") from None
     except (UnidentifiedImageError, OSError, SyntaxError) as err:
         raise ValueError(f"{path} is not an image PIL can read ({err})") from None
+    width, height = planes[0].size
     if crop is not None:
         left, top, side = crop
-        if left + side > rgb.width or top + side > rgb.height:
-            raise ValueError(f"crop {crop} does not fit in {path} of size {rgb.width}×{rgb.height}")
-        rgb = rgb.crop((left, top, left + side, top + side))
-    if size is not None and rgb.width != rgb.height:
-        side = min(rgb.size)
-        left, top = (rgb.width - side) // 2, (rgb.height - side) // 2
-        notes.append(f"centre-cropped from {rgb.width}×{rgb.height} to {side}×{side}")
-        rgb = rgb.crop((left, top, left + side, top + side))
-    if size is not None and rgb.width < size and not upscale:
-        raise ValueError(f"{path} is {rgb.width}×{rgb.height}, smaller than the {size}×{size} it would be "
-                         "upscaled to")
-    if size is not None and rgb.size != (size, size):
-        notes.append(f"resized from {rgb.width}×{rgb.height} to {size}×{size}")
-        rgb = rgb.resize((size, size), Image.BICUBIC)
-    return torch.from_numpy(np.asarray(rgb, dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous(), notes
+        if left + side > width or top + side > height:
+            raise ValueError(f"crop {crop} does not fit in {path} of size {width}×{height}")
+        planes = [p.crop((left, top, left + side, top + side)) for p in planes]
+        width = height = side
+    if size is not None and width != height:
+        side = min(width, height)
+        left, top = (width - side) // 2, (height - side) // 2
+        notes.append(f"centre-cropped from {width}×{height} to {side}×{side}")
+        planes = [p.crop((left, top, left + side, top + side)) for p in planes]
+        width = height = side
+    if size is not None and width < size and not upscale:
+        raise ValueError(f"{path} is {width}×{height}, smaller than the {size}×{size} it would be upscaled to")
+    if size is not None and (width, height) != (size, size):
+        notes.append(f"resized from {width}×{height} to {size}×{size}")
+        planes = [p.resize((size, size), Image.BICUBIC) for p in planes]
+    return _to_tensor(planes), notes
 
 
 def read_mask(path: str | Path) -> torch.Tensor:
@@ -113,19 +117,82 @@ def read_kernel(path: str | Path) -> torch.Tensor:
 # Modes whose values are not 8-bit, and what maps their full range to [0, 1].
 _WIDE_MODES = {"I;16": 65535, "I;16B": 65535, "I;16L": 65535, "I;16N": 65535, "I": 65535, "F": 1}
 _MODE_NAMES = {"1": "1-bit", "L": "grey", "LA": "grey", "P": "palette", "PA": "palette"}
+# PIL opens 16-bit RGB (PNG, TIFF) as 8-bit RGB: its raw modes keep each sample's high byte.
+# Decoding the same data with the opposite byte order keeps the low byte instead.
+_OTHER_BYTE_ORDER = {"RGB;16B": "RGB;16L", "RGB;16L": "RGB;16B",
+                     "RGB;16N": "RGB;16B" if sys.byteorder == "little" else "RGB;16L"}
 
 
-def _to_rgb(img: Image.Image, path: Path, notes: list[str]) -> Image.Image:
-    """``img`` as an 8-bit RGB PIL image, its full range kept (PIL's own conversion clips 16-bit grey)."""
+def _open_planes(path: Path, notes: list[str]) -> list[Image.Image]:
+    """The image at ``path`` as :func:`_to_planes` gives it, or, for 16-bit RGB, as three
+    float planes ``R, G, B`` with ``(256·high + low) / 65535`` from the two decodings of
+    each sample (see ``_OTHER_BYTE_ORDER``)."""
+    with Image.open(path) as img:
+        low_tiles = _low_byte_tiles(img)  # read before load(), which empties img.tile
+        img.load()
+        if low_tiles is None:
+            return _to_planes(img, path, notes)
+        high = np.asarray(img, dtype=np.float64)
+    with Image.open(path) as img:
+        img.tile = low_tiles
+        img.load()
+        low = np.asarray(img, dtype=np.float64)
+    return _float_planes((256 * high + low) / 65535)
+
+
+def _low_byte_tiles(img: Image.Image) -> list | None:
+    """For a 16-bit RGB image not yet loaded, its tiles decoding each sample's low byte
+    (``(codec, extents, offset, args)``, the raw mode first in ``args`` or ``args`` itself);
+    ``None`` for any other image, and for one with a transparent colour (read at 8 bits and
+    composited on white by :func:`_to_rgb`)."""
+    if img.mode != "RGB" or not img.tile or "transparency" in img.info:
+        return None
+    tiles = []
+    for tile in img.tile:
+        args = tile[3]
+        rawmode = args if isinstance(args, str) else args[0]
+        if rawmode not in _OTHER_BYTE_ORDER:
+            return None
+        low = _OTHER_BYTE_ORDER[rawmode]
+        low_args = low if isinstance(args, str) else (low, *args[1:])
+        # PIL ≥ 11 makes tiles named tuples (and its TIFF decoder reads them by name); older, plain ones.
+        tiles.append(tile._replace(args=low_args) if hasattr(tile, "_replace") else (*tile[:3], low_args))
+    return tiles
+
+
+def _float_planes(values: np.ndarray) -> list[Image.Image]:
+    """``(H, W)`` grey or ``(H, W, 3)`` RGB values in [0, 1] → one float (mode ``F``) PIL
+    image per channel."""
+    channels = [values] if values.ndim == 2 else [values[..., c] for c in range(values.shape[-1])]
+    return [Image.fromarray(np.ascontiguousarray(c, dtype=np.float32)) for c in channels]
+
+
+def _to_tensor(planes: list[Image.Image]) -> torch.Tensor:
+    """One 8-bit RGB PIL image (/255), or float planes in [0, 1] (clipped: bicubic resizing
+    overshoots), grey or R, G, B → ``(3, H, W)`` float32."""
+    if planes[0].mode == "RGB":
+        return torch.from_numpy(np.asarray(planes[0], dtype=np.float32) / 255.0).permute(2, 0, 1).contiguous()
+    x = torch.from_numpy(np.stack([np.asarray(p, dtype=np.float32) for p in planes])).clamp(0, 1)
+    return x.expand(3, -1, -1).contiguous()
+
+
+def _to_planes(img: Image.Image, path: Path, notes: list[str]) -> list[Image.Image]:
+    """``img`` as ``[8-bit RGB PIL image]``, or for grey wider than 8 bits ``[float grey
+    plane in [0, 1]]`` (PIL's own conversion clips 16-bit grey)."""
     mode = img.mode
     if mode in _WIDE_MODES:
         values = np.asarray(img, dtype=np.float64) / _WIDE_MODES[mode]
         if values.min() < 0 or values.max() > 1:
             raise ValueError(f"{path}: mode {mode} values outside [0, {_WIDE_MODES[mode]}]; "
                              "invgen reads 8- and 16-bit images and float images in [0, 1]")
-        notes.append(f"{'16-bit' if mode != 'F' else 'float'} grey ({mode}) converted to 8-bit RGB")
-        grey = Image.fromarray(np.round(values * 255).astype(np.uint8))
-        return grey.convert("RGB")
+        notes.append(f"{'16-bit' if mode != 'F' else 'float'} grey ({mode}) converted to RGB")
+        return _float_planes(values)
+    return [_to_rgb(img, notes)]
+
+
+def _to_rgb(img: Image.Image, notes: list[str]) -> Image.Image:
+    """``img`` (an 8-bit mode) as an 8-bit RGB PIL image."""
+    mode = img.mode
     if mode == "RGB":
         return img.copy()  # the opened image is closed on return
     name = f"{_MODE_NAMES.get(mode, mode)} image"
