@@ -10,6 +10,7 @@ invgen does not use).
 from __future__ import annotations
 
 import argparse
+import copy
 import math
 
 import pytest
@@ -245,6 +246,20 @@ def test_mean_w_is_estimated_when_the_file_has_none(tmp_path):
     G = load_stylegan2(saved(tmp_path, {"g_ema": state}), space="w")
     z = torch.randn(4096, STYLE_DIM, generator=torch.Generator().manual_seed(0))
     torch.testing.assert_close(G.network.w_avg, ref_mapping(state, z, N_MLP).mean(0), rtol=1e-4, atol=1e-4)
+
+
+def test_a_latent_avg_that_requires_grad_is_stored_detached(tmp_path):
+    """A file saved from a training script may hold ``latent_avg`` still attached to autograd;
+    a generator holding it cannot be deep-copied, which IAGAN does for its per-image weights."""
+    w_avg = torch.randn(STYLE_DIM, requires_grad=True)
+    G = load_stylegan2(saved(tmp_path, {"g_ema": official_state(), "latent_avg": w_avg}), space="w")
+    copy.deepcopy(G)
+    assert not G.network.w_avg.requires_grad
+    torch.testing.assert_close(G.network.w_avg, w_avg.detach())
+    A = SuperResolution((3, 64, 64), 8)
+    y = A(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
+    result = iagan(A, y, G, G.sample_latent(1), steps=2, lr_z=1e-3, lr_theta=1e-3, progress=False)
+    assert result.x.shape == (1, 3, 64, 64) and torch.isfinite(result.x).all()
 
 
 def test_full_size_config_f_keys_map_onto_the_architecture():

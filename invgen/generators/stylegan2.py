@@ -409,7 +409,9 @@ def _generator_state(checkpoint: object) -> tuple[dict[str, torch.Tensor], torch
         which = "g_ema" if "g_ema" in checkpoint else "g"
         state = tensor_state(checkpoint[which], f"checkpoint['{which}']", FORMAT)
         w_avg = checkpoint.get("latent_avg")
-        w_avg = w_avg.reshape(-1) if isinstance(w_avg, torch.Tensor) else None
+        # A file may hold it attached to autograd (requires_grad); copy_ from it would make the
+        # w_avg buffer a non-leaf of that graph, which deepcopy (IAGAN's per-image weights) refuses.
+        w_avg = w_avg.detach().reshape(-1) if isinstance(w_avg, torch.Tensor) else None
     else:
         state, w_avg = tensor_state(checkpoint, "the checkpoint", FORMAT), None
     return strip_prefix(state, "module."), w_avg
