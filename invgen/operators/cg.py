@@ -1,6 +1,7 @@
 """Batched conjugate gradients for symmetric positive (semi-)definite operators."""
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import torch
@@ -19,7 +20,8 @@ def conjugate_gradient(
     (rounding has pushed it into the null space of a semi-definite ``M``). At most
     ``max_iter`` steps. ``precondition``, if given, applies a symmetric positive definite
     ``C ≈ M⁻¹`` (preconditioned CG: the same iterates as CG on ``C^½ M C^½``, so few
-    steps when ``C M`` is close to the identity).
+    steps when ``C M`` is close to the identity). A ``RuntimeWarning`` says when some item
+    stopped with its relative residual above ``tol`` (see :func:`_warn_unconverged`).
     """
     def dot(a, c):
         return (a * c).flatten(1).sum(1).view(-1, *([1] * (a.dim() - 1)))
@@ -33,9 +35,9 @@ def conjugate_gradient(
     rz = dot(r, z)
     target = (tol**2) * dot(r, r)
     active = dot(r, r) > target
-    for _ in range(max_iter):
-        if not bool(active.any()):
-            break
+    steps = 0
+    while steps < max_iter and bool(active.any()):
+        steps += 1
         mp = apply(p)
         curvature = dot(p, mp)
         active = active & (curvature > 0)
@@ -48,7 +50,24 @@ def conjugate_gradient(
         p = z + beta * p
         rz = rz_new
         active = active & (dot(r, r) > target)
+    _warn_unconverged(dot(r, r), dot(b, b), tol, steps)
     return u
+
+
+def _warn_unconverged(rr: torch.Tensor, bb: torch.Tensor, tol: float, steps: int) -> None:
+    """``RuntimeWarning`` when an item's relative residual ``‖r‖/‖b‖`` (``rr = ‖r‖²``,
+    ``bb = ‖b‖²``, one per item) ended above ``tol``: out of steps, or stopped by rounding.
+    A pseudo-inverse by CG on the normal equations is then off by up to about
+    ``cond(A)²`` times that residual, with nothing else to say so."""
+    unconverged = rr > tol**2 * bb
+    if not bool(unconverged.any()):
+        return
+    worst = (rr[unconverged] / bb[unconverged]).sqrt().max().item()
+    warnings.warn(
+        f"conjugate gradients stopped after {steps} steps at a relative residual of {worst:.1e}, above the "
+        f"tolerance {tol:.1e}: the pseudo-inverse is inexact (off by up to about cond(A)² times that). "
+        "Pass eps > 0 to regularise it, raise the operator's cg_max_iter, or use an operator with a closed-form "
+        "pseudo-inverse", RuntimeWarning, stacklevel=2)
 
 
 def min_norm_solve(
