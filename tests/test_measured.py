@@ -199,14 +199,37 @@ def test_measured_mistakes_are_one_line_exit_2_naming_the_culprit(files, tmp_pat
     assert not out.exists()
 
 
-@pytest.mark.parametrize("flag", [["--mask", "MASK"], ["--kernel", "KERNEL"]])
-def test_measured_flags_need_measured(files, tmp_path, capsys, flag):
-    flag = [str(files / "mask.png") if a == "MASK" else str(files / "k.npy") if a == "KERNEL" else a for a in flag]
-    task = "blur" if flag[0] == "--kernel" else "inpaint"
-    code = cli.main(["reconstruct", str(files / "damaged.png"), "--task", task, "--method", "pinv", *flag,
-                     "--out", str(tmp_path / "out")])
+def test_a_kernel_needs_measured(files, tmp_path, capsys):
+    code = cli.main(["reconstruct", str(files / "damaged.png"), "--task", "blur", "--method", "pinv", "--kernel",
+                     str(files / "k.npy"), "--out", str(tmp_path / "out")])
     assert code == 2
-    assert f"{flag[0]} applies to --measured" in capsys.readouterr().err
+    assert "--kernel applies to --measured" in capsys.readouterr().err
+
+
+def test_a_simulated_inpainting_masks_the_clean_image_with_the_users_mask(files, tmp_path):
+    out = tmp_path / "out"
+    with resources.as_file(resources.files("invgen") / "assets" / "astronaut_face_64.png") as face:
+        code = cli.main(["reconstruct", str(face), "--task", "inpaint", "--mask", str(files / "mask.png"),
+                         "--method", "pinv", "--size", "64", "--out", str(out), "--quiet"])
+    assert code == 0
+    known = read_mask(files / "mask.png").bool()
+    truth = read_image(out / "astronaut_face_64_truth.png")
+    measured = read_image(out / "astronaut_face_64_measurement.png")
+    assert not known.all() and measured[:, ~known].max() == 0  # black in the mask: missing from y
+    assert torch.equal(measured[:, known], truth[:, known])
+    # Not the task's own eye band: pixels of the band that the mask keeps are measured.
+    eye_band = make_operator("inpaint", (3, 64, 64)).mask[0] == 0
+    assert (measured[:, eye_band & known] > 0).any()
+
+
+def test_a_simulated_inpaintings_mask_must_have_the_images_size(files, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = cli.main(["reconstruct", str(files / "damaged.png"), "--task", "inpaint", "--mask",
+                     str(files / "mask_32.png"), "--method", "pinv", "--size", "64", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "--mask" in err and "mask_32.png is 32×32" in err and "64×64" in err
+    assert not out.exists()
 
 
 def test_a_simulated_input_smaller_than_the_generator_is_refused_unless_resized(files, tmp_path, capsys):

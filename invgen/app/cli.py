@@ -169,9 +169,10 @@ def check_reconstruct(args: argparse.Namespace) -> tuple[str, Path]:
 
 
 def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
-    """The flags of measured inputs fit the task: ``--mask`` only for inpainting, ``--kernel``
-    only for ``blur`` (no ``:SIGMA``), both only with ``--measured``; a measured
-    inpainting needs its mask, a measured denoising its noise level."""
+    """The flags of measured inputs fit the task: ``--mask`` only for inpainting (a measured
+    photo's, or the operator of a simulated one), ``--kernel`` only for ``blur`` (no
+    ``:SIGMA``) and only with ``--measured``; a measured inpainting needs its mask, a
+    measured denoising its noise level."""
     from invgen.app.tasks import MEASURABLE
 
     if args.mask is not None and kind != "inpaint":
@@ -179,10 +180,9 @@ def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
     if args.kernel is not None and (kind != "blur" or ":" in args.task):
         raise UsageError(f"--kernel is the blur of --task blur (without :SIGMA), not of --task {args.task}")
     if not args.measured:
-        for flag, value in (("--mask", args.mask), ("--kernel", args.kernel)):
-            if value:
-                raise UsageError(f"{flag} applies to --measured images (simulated experiments use the task's own "
-                                 "operator and are resized to the generator's size)")
+        if args.kernel is not None:
+            raise UsageError("--kernel applies to --measured images (simulated experiments use the task's own "
+                             "operator and are resized to the generator's size)")
         return
     if kind not in MEASURABLE:
         raise UsageError(f"--measured takes an image y of --task srF, blur, inpaint or denoise; --task {args.task} "
@@ -200,7 +200,7 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
     otherwise the estimate has the size ``y`` measures. :class:`UsageError` naming the
     file or flag otherwise."""
     from invgen.app.tasks import image_shape, make_operator, parse_task
-    from invgen.data import decode_image, read_kernel, read_mask
+    from invgen.data import decode_image, read_kernel
 
     kind, factor = parse_task(args.task)
     factor = int(factor) if kind == "sr" else 1
@@ -235,10 +235,7 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
     y = torch.stack(images)
     mask = kernel = None
     if args.mask is not None:
-        try:
-            mask = read_mask(args.mask)
-        except (FileNotFoundError, ValueError) as err:
-            raise UsageError(f"--mask: {err}") from None
+        mask = read_mask_flag(args.mask)
         for path, (h, w) in zip(args.images, given):
             if tuple(mask.shape) != (h, w):
                 raise UsageError(f"--mask {args.mask} is {mask.shape[1]}×{mask.shape[0]} but {path} is {w}×{h}: "
@@ -265,6 +262,31 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G) -> tuple[torc
         print(f"measured photographs: {'super-resolution' if kind == 'sr' else 'blur'} with reflecting borders "
               "(boundary='reflect'; simulated experiments use circular)")
     return (A(y) if kind == "inpaint" else y), A, boundary  # a damaged photo's holes are unknown
+
+
+def read_mask_flag(path: str) -> torch.Tensor:
+    """The ``--mask`` file as :func:`~invgen.data.read_mask` reads it, ``(H, W)``, 1 = known;
+    :class:`UsageError` naming ``--mask`` when it cannot."""
+    from invgen.data import read_mask
+
+    try:
+        return read_mask(path)
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(f"--mask: {err}") from None
+
+
+def simulated_mask(args: argparse.Namespace, side: int, G) -> torch.Tensor | None:
+    """``--mask`` of a simulated inpainting (``None`` without it): the operator that simulates
+    ``y = m ⊙ x`` from the clean ``side × side`` images, so it must have their size (the
+    generator's, or ``--size``); :class:`UsageError` naming ``--mask`` and both sizes otherwise."""
+    if args.mask is None:
+        return None
+    mask = read_mask_flag(args.mask)
+    if tuple(mask.shape) != (side, side):
+        source = "the generator's size" if G is not None else "--size"
+        raise UsageError(f"--mask {args.mask} is {mask.shape[1]}×{mask.shape[0]} but the images are simulated at "
+                         f"{side}×{side} ({source}): the mask must have the size of the image it masks")
+    return mask
 
 
 def cmd_reconstruct(args: argparse.Namespace) -> None:
@@ -294,8 +316,9 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
                 print(f"{path}{f' (written as {name})' if name != Path(path).stem else ''}: "
                       f"{'; '.join(notes) or 'as is'}")
         truth = torch.stack(images).to(device)
+        mask = simulated_mask(args, size, G)
         try:
-            A = make_operator(args.task, tuple(truth.shape[1:]), seed=args.seed).to(device)
+            A = make_operator(args.task, tuple(truth.shape[1:]), seed=args.seed, mask=mask).to(device)
         except ValueError as err:
             raise UsageError(f"--task: {err}") from None
     model = ForwardModel(A, sigma=args.noise)  # with --measured, the noise is already in y
@@ -443,7 +466,10 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--measured", action="store_true",
                      help="each IMAGE is a measurement y (srF: the low-resolution image, the estimate is F× larger; "
                           "blur, inpaint, denoise: the photo); writes the estimate, A x̂ and ‖A x̂ − y‖/‖y‖")
-    rec.add_argument("--mask", metavar="MASK.png", help="inpaint: your mask, white = known, black = missing")
+    rec.add_argument("--mask", metavar="MASK.png",
+                     help="inpaint: your mask, white = known, black = missing; with --measured the photo's holes, "
+                          "otherwise the pixels each image keeps in the simulated y (the mask has the images' size: "
+                          "the generator's, or --size)")
     rec.add_argument("--kernel", metavar="K.npy|K.png",
                      help="blur: your blur kernel (2-D, ≥ 0), normalised to sum 1; centre tap at (kh//2, kw//2)")
     rec.add_argument("--resize", action="store_true",
