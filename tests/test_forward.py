@@ -5,7 +5,7 @@ import torch
 
 from invgen.forward import ForwardModel
 from invgen.operators import Blur, GaussianCS, Identity, SuperResolution
-from invgen.solvers import PoissonNLL, squared_error
+from invgen.fidelity import PoissonNLL, squared_error
 
 SHAPE = (3, 16, 16)
 

@@ -8,8 +8,9 @@ from scipy import stats
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity, Mask, SuperResolution
 from invgen.priors import DeepImagePrior, Prior
-from invgen.solvers import Huber, PoissonNLL, l1, solve, squared_error
-from invgen.solvers.fidelity import MAX_HOLDOUT_BLOCK, holdout_block_for, holdout_split
+from invgen.fidelity import Huber, PoissonNLL, l1, squared_error
+from invgen.solvers import Estimates, solve
+from invgen.solvers.holdout import MAX_HOLDOUT_BLOCK, Masked, holdout_block_for, holdout_split
 
 SHAPE = (1, 8, 8)
 
@@ -151,6 +152,25 @@ def test_the_penalty_sees_the_images_the_prior_just_made(cs):
     assert (tv(smooth.x) < 0.5 * tv(plain.x)).all()
 
 
+def test_a_penalty_given_to_solve_is_added_to_the_priors_own(cs):
+    y = cs(_rand(2, *SHAPE))
+
+    def own(x):
+        return x.flatten(1).sum(1)
+
+    def pull_to_zero(x):
+        return 10.0 * x.flatten(1).square().sum(1)
+
+    prior = PixelPrior(_rand(2, *SHAPE), penalty_fn=own)
+    result = solve(cs, y, prior, 40, penalty=pull_to_zero, progress=False)
+    for step in (0, 39):  # the objective of every step is fidelity + the prior's + the given penalty
+        x = prior.made[step].detach()
+        torch.testing.assert_close(result.history[step], squared_error(cs(x), y) + own(x) + pull_to_zero(x))
+    plain = solve(cs, y, PixelPrior(_rand(2, *SHAPE)), 40, progress=False)
+    assert (result.x.flatten(1).norm(dim=1) < 0.5 * plain.x.flatten(1).norm(dim=1)).all()
+    with pytest.raises(ValueError, match=r"the penalty must return one value per image, shape \(2,\)"):
+        solve(cs, y, PixelPrior(torch.zeros(2, *SHAPE)), 3, penalty=lambda x: x.sum(), progress=False)
+
 def test_the_optimiser_factory_and_the_schedule_are_used(cs):
     y = cs(_rand(2, *SHAPE))
     made = []
@@ -258,16 +278,17 @@ def test_a_parameter_shared_by_the_images_is_refused(cs):
         solve(cs, cs(_rand(2, *SHAPE)), prior, 3, progress=False)
 
 
-def test_best_of_restarts_keeps_each_starts_stop_step_and_psnr(cs):
-    from invgen.solvers.csgm import best_of_restarts
-
+def test_the_best_start_keeps_each_starts_stop_step_and_psnr(cs):
     x = _rand(2, *SHAPE)
     y = cs(x).repeat_interleave(2, dim=0)  # two starts per image, image-major
     starts = torch.stack([torch.full(SHAPE, 0.5), _rand(*SHAPE, seed=1)]).repeat(2, 1, 1, 1)
     result = solve(cs, y, PixelPrior(starts), 30, patience=3, reference=x.repeat_interleave(2, dim=0),
                    progress=False)
-    best = best_of_restarts(result, 2)
+    best_estimates = Estimates.from_rows(result, 2).best()
+    best = best_estimates.solve
     rows = result.objective.view(2, 2).argmin(1) + torch.tensor([0, 2])
+    assert torch.equal(best_estimates.x[:, 0], result.x[rows])
+    assert torch.equal(best_estimates.objective[:, 0], result.objective[rows])
     assert torch.equal(best.stop_step, result.stop_step[rows])
     assert torch.equal(best.psnr_history, result.psnr_history[:, rows])
     assert torch.equal(best.state["p"], result.state["p"][rows]) and torch.equal(best.x, result.x[rows])
@@ -285,6 +306,19 @@ def test_holdout_split_partitions_each_images_measurements_and_follows_the_seed(
     r = torch.randn(3, 40)
     torch.testing.assert_close(fit(r, y) + check(r, y), squared_error(r, y))
 
+
+def test_holdout_split_of_another_fidelity_is_that_fidelity_on_each_part():
+    g = torch.Generator().manual_seed(0)
+    Ax, y = torch.rand(3, 40, generator=g) + 0.1, torch.poisson(5 * torch.rand(3, 40, generator=g), generator=g) / 5
+    nll = PoissonNLL(5.0)
+    fit, check = holdout_split(y, 0.25, seed=1, fidelity=nll)
+    assert isinstance(fit, Masked) and fit.fidelity is nll and check.fidelity is nll
+    per_entry = nll(Ax.reshape(-1, 1), y.reshape(-1, 1)).view(3, 40)
+    # a left-out entry adds its rate floor, peak·floor, at most
+    floor = 5.0 * nll.floor * 40
+    torch.testing.assert_close(check(Ax, y), (per_entry * check.mask).sum(1), rtol=0, atol=floor)
+    torch.testing.assert_close(fit(Ax, y), (per_entry * fit.mask).sum(1), rtol=0, atol=floor)
+    assert (check(Ax, y) < 0.5 * nll(Ax, y)).all()  # a quarter of the entries, not all of them
 
 def test_held_out_blocks_are_whole_squares_through_every_channel():
     y = torch.zeros(2, 3, 10, 12)
