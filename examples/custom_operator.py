@@ -17,7 +17,7 @@ from invgen.data import read_image, save_panel
 from invgen.generators import load_default
 from invgen.metrics import psnr
 from invgen.operators import LinearOperator, SuperResolution, check
-from invgen.solvers import back_project, csgm
+from invgen.solvers import CSGMSettings, back_project, csgm
 
 
 class Grayscale(LinearOperator):
@@ -57,11 +57,11 @@ def main(steps: int = 300, out: str = "custom_operator.png") -> dict[str, float]
     A = Grayscale((3, 64, 64))
     y = A(x)
 
-    start = csgm(A, y, G, steps=steps, restarts=4, latent_weight=1e-3)  # the colours come from G
+    start = csgm(A, y, G, CSGMSettings(steps=steps, average=False))  # the colours come from G
     estimates = {
         "pinv": A.pinv(y).clamp(0, 1),  # green: the least-norm colour of a luminance is ∝ w
-        "CSGM": start.x,
-        "CSGM-BP": back_project(A, y, start.x).clamp(0, 1),  # G's colours, y's exact luminance
+        "CSGM": start.mean(),
+        "CSGM-BP": back_project(A, y, start.mean()).clamp(0, 1),  # G's colours, y's exact luminance
     }
     scores = {name: psnr(x_hat, x).item() for name, x_hat in estimates.items()}
     for name, score in scores.items():

@@ -1,6 +1,6 @@
 """A small study: the paper's methods on a few images under two budgets — invgen's default
-(the mean of the estimates from 4 CSGM starts, posterior averaging) and the paper's (the
-best of 1 start) — as one table of PSNRs and a JSON file.
+(the mean of the estimates from 4 CSGM starts, an ensemble of restarts) and the paper's
+(the best of 1 start) — as one table of PSNRs and a JSON file.
 
 The images: the built-in photograph, its mirror image, and two of the generator's own
 samples (in its range, where CSGM alone can be exact). Both budgets are cut to ``steps``
@@ -12,6 +12,7 @@ starts and their averaging at equal search length.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from importlib import resources
 
 import torch
@@ -21,15 +22,16 @@ from invgen.forward import ForwardModel
 from invgen.generators import load_default
 from invgen.metrics import psnr
 from invgen.operators import SuperResolution
-from invgen.solvers import PAPER, Budget, reconstruct
+from invgen.solvers import Budget, reconstruct
 
 METHODS = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp"]
 
 
 def scaled(budget: Budget, csgm_steps: int) -> Budget:
     """``budget`` with ``csgm_steps`` CSGM steps and IAGAN's steps cut in proportion."""
-    return budget.replace(csgm_steps=csgm_steps,
-                          iagan_steps=max(1, budget.iagan_steps * csgm_steps // budget.csgm_steps))
+    search, adapt = budget.of("csgm"), budget.of("iagan")
+    return budget.replace(csgm=replace(search, steps=csgm_steps),
+                          iagan=replace(adapt, steps=max(1, adapt.steps * csgm_steps // search.steps)))
 
 
 def main(steps: int = 400, out: str = "method_study.json") -> dict[str, dict[str, float]]:
@@ -45,11 +47,11 @@ def main(steps: int = 400, out: str = "method_study.json") -> dict[str, dict[str
     model = ForwardModel(SuperResolution((3, 64, 64), 4), sigma=0.01)  # y = A x + n, built once
     y = model.measure(x, seeds=range(len(x)))  # image i's noise from seed i, whatever the batch
 
-    budgets = {"default": scaled(Budget(average=True), steps), "paper": scaled(PAPER, steps)}
+    budgets = {"default": scaled(Budget(), steps), "paper": scaled(Budget.paper(), steps)}
     print(f"{'budget':8s} {'method':9s} " + " ".join(f"{n:>7s}" for n in names) + "    mean")
     table, rows = {}, []
     for label, budget in budgets.items():
-        estimates = reconstruct(model.A, y, METHODS, G, noise_std=model.noise_std, budget=budget, progress=False)
+        estimates = reconstruct(model, y, METHODS, G, budget=budget, progress=False)
         table[label] = {}
         for method, x_hat in estimates.items():
             scores = psnr(x_hat, x)
@@ -57,7 +59,7 @@ def main(steps: int = 400, out: str = "method_study.json") -> dict[str, dict[str
             rows.append({"budget": label, "method": method, **dict(zip(names, scores.tolist()))})
             print(f"{label:8s} {method:9s} " + " ".join(f"{s:7.2f}" for s in scores) + f" {scores.mean():7.2f}")
     with open(out, "w") as f:
-        json.dump({"budgets": {k: vars(b) for k, b in budgets.items()}, "psnr_db": rows}, f, indent=1)
+        json.dump({"budgets": {k: b.flat() for k, b in budgets.items()}, "psnr_db": rows}, f, indent=1)
     print(f"wrote {out}")
     return table
 

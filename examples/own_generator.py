@@ -19,7 +19,7 @@ from invgen.data import save_panel
 from invgen.generators import wrap
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS
-from invgen.solvers import csgm, iagan
+from invgen.solvers import CSGMSettings, IAGANSettings, csgm, iagan
 
 LATENT_DIM, SIZE = 8, 32
 
@@ -76,10 +76,10 @@ def main(steps: int = 300, out: str = "own_generator.png") -> dict[str, float]:
     x = discs(3, seed=1)  # images the decoder never saw
     A = GaussianCS((3, SIZE, SIZE), m=300, seed=0)  # 300 random projections of 3072 pixels
     y = A(x)
-    start = csgm(A, y, G, steps=steps, restarts=4)
-    adapted = iagan(A, y, G, start.z, steps=max(1, steps // 2), lr_z=1e-3, lr_theta=1e-3)
+    start = csgm(A, y, G, CSGMSettings(steps=steps, average=False, latent_weight=0.0))  # best of 4 starts
+    adapted = iagan(A, y, G, start, IAGANSettings(steps=max(1, steps // 2), lr_z=1e-3, lr_theta=1e-3, holdout=0.0))
 
-    estimates = {"pinv": A.pinv(y).clamp(0, 1), "CSGM": start.x, "IAGAN": adapted.x}
+    estimates = {"pinv": A.pinv(y).clamp(0, 1), "CSGM": start.mean(), "IAGAN": adapted.mean()}
     scores = {name: psnr(x_hat, x).mean().item() for name, x_hat in estimates.items()}
     for name, score in scores.items():
         print(f"{name:6s} PSNR {score:5.2f} dB (mean of {len(x)})")

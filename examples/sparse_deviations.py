@@ -17,7 +17,7 @@ from invgen.generators import Generator, load_default
 from invgen.metrics import psnr
 from invgen.operators import SubsampledDCT
 from invgen.priors import Prior
-from invgen.solvers import csgm, solve
+from invgen.solvers import CSGMSettings, csgm, solve
 
 
 class SparseDeviationPrior(Prior):
@@ -54,11 +54,11 @@ def main(steps: int = 300, out: str = "sparse_deviations.png") -> dict[str, floa
     A = SubsampledDCT((3, 64, 64), m=3 * 64 * 64 // 2, seed=0)  # a random half of the DCT coefficients
     y = A(x)
 
-    start = csgm(A, y, G, steps=steps, restarts=2, latent_weight=1e-3)
-    fit = solve(A, y, SparseDeviationPrior(G, start.z, l1_weight=0.01), steps)
+    start = csgm(A, y, G, CSGMSettings(steps=steps, restarts=2, average=False))  # each image's best start
+    fit = solve(A, y, SparseDeviationPrior(G, start.z[:, 0], l1_weight=0.01), steps)
     nu = fit.state["nu"]  # the deviation at the best iterate
 
-    estimates = {"pinv": A.pinv(y).clamp(0, 1), "CSGM": start.x, "CSGM+nu": fit.x}
+    estimates = {"pinv": A.pinv(y).clamp(0, 1), "CSGM": start.mean(), "CSGM+nu": fit.x}
     scores = {name: psnr(x_hat, x).item() for name, x_hat in estimates.items()}
     for name, score in scores.items():
         print(f"{name:8s} PSNR {score:5.2f} dB")

@@ -1,9 +1,10 @@
-"""Posterior averaging and its uncertainty map: SR ×8 of a face from K independent starts.
+"""An ensemble of restarts and their spread: SR ×8 of a face from K independent starts.
 
 Each start gives one answer the prior finds consistent with y; their mean is the estimate
 (lower MSE than a typical start) and their per-pixel spread says where y leaves the image
-open. How far to trust that map is measured here too: its correlation with the actual
-error (the experiments find r ≈ 0.3 for super-resolution — a pointer, not an error bar).
+open — a lower bound on the uncertainty. How far to trust that map is measured here too:
+its correlation with the actual error (the experiments find r ≈ 0.3 for super-resolution —
+a pointer, not an error bar).
 
     python examples/uncertainty.py          # writes uncertainty.png, ~30 s on a CPU
 """
@@ -15,7 +16,7 @@ from invgen.data import read_image, save_panel
 from invgen.generators import load_default
 from invgen.metrics import psnr
 from invgen.operators import SuperResolution
-from invgen.solvers import Budget, pixel_spread, reconstruct_samples
+from invgen.solvers import Budget, CSGMSettings, IAGANSettings, reconstruct_samples, restart_spread
 
 
 def main(steps: int = 300, out: str = "uncertainty.png", starts: int = 8) -> dict[str, float]:
@@ -27,9 +28,9 @@ def main(steps: int = 300, out: str = "uncertainty.png", starts: int = 8) -> dic
     A = SuperResolution((3, 64, 64), 8)
     y = A(x)
 
-    budget = Budget(restarts=starts, csgm_steps=steps, iagan_steps=max(1, steps // 3))
-    samples = reconstruct_samples(A, y, ["iagan-bp"], G, budget=budget)["iagan-bp"]  # (1, K, 3, 64, 64)
-    mean, spread = samples.mean(1), pixel_spread(samples)  # the estimate; (1, 64, 64)
+    budget = Budget(csgm=CSGMSettings(restarts=starts, steps=steps), iagan=IAGANSettings(steps=max(1, steps // 3)))
+    samples = reconstruct_samples(A, y, ["iagan-bp"], G, budget=budget)["iagan-bp"].x  # (1, K, 3, 64, 64)
+    mean, spread = samples.mean(1), restart_spread(samples)  # the estimate; (1, 64, 64)
     error = (mean - x).square().mean(1).sqrt()  # per-pixel error of the estimate, (1, 64, 64)
 
     per_start = psnr(samples[0], x.expand_as(samples[0]))

@@ -1,5 +1,6 @@
 """The forward model: an operator and its noise, ``y = A x + n``, built once and used to
-simulate measurements, with what the solvers need to know about the noise."""
+simulate measurements, with what the solvers need to know about the noise. It is the
+problem every method takes; an operator alone means noiseless (:func:`forward_model`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -7,7 +8,7 @@ from collections.abc import Sequence
 import torch
 
 from invgen.operators import LinearOperator
-from invgen.solvers.fidelity import Fidelity, PoissonNLL, squared_error
+from invgen.fidelity import Fidelity, PoissonNLL, squared_error
 from invgen.validation import nonnegative, positive
 
 NOISES = ("gaussian", "poisson")
@@ -25,8 +26,9 @@ class ForwardModel:
     What a solver needs comes with the model: :attr:`noise_std` (``σ`` for the
     discrepancy principle; ``None`` for Poisson noise, whose variance depends on the
     signal) and :attr:`fidelity` (the matching negative log-likelihood, up to constants:
-    ``‖y − A x‖²`` or :class:`~invgen.solvers.fidelity.PoissonNLL`), e.g.
-    ``solve(model.A, y, prior, steps, fidelity=model.fidelity, noise_std=model.noise_std)``.
+    ``‖y − A x‖²`` or :class:`~invgen.fidelity.PoissonNLL`), e.g.
+    ``solve(model.A, y, prior, steps, fidelity=model.fidelity, noise_std=model.noise_std)``;
+    every method of :mod:`invgen.solvers` takes the model itself.
     """
 
     def __init__(self, A: LinearOperator, noise: str = "gaussian", sigma: float = 0.0,
@@ -52,6 +54,19 @@ class ForwardModel:
     def noise_std(self) -> float | None:
         """The Gaussian noise's ``σ`` (0 when noiseless); ``None`` for Poisson noise."""
         return self.sigma if self.noise == "gaussian" else None
+
+    @property
+    def noiseless(self) -> bool:
+        """Whether ``y = A x`` exactly (Gaussian noise of σ = 0)."""
+        return self.noise == "gaussian" and self.sigma == 0
+
+    def noise_energy(self, y: torch.Tensor) -> torch.Tensor | float:
+        """The expected ``‖n‖²`` of each measurement in ``y`` ``(B, *A.out_shape)``: ``m·σ²``
+        for Gaussian noise (a number), ``Σⱼ yⱼ / peak`` per image for Poisson noise (its
+        variance is the rate over ``peak``, estimated by ``y``), ``(B,)``."""
+        if self.noise == "gaussian":
+            return y[0].numel() * self.sigma**2
+        return y.flatten(1).sum(1).clamp_min(0) / self.peak
 
     @property
     def fidelity(self) -> Fidelity:
@@ -93,3 +108,13 @@ class ForwardModel:
     def __repr__(self) -> str:
         level = f"sigma={self.sigma}" if self.noise == "gaussian" else f"peak={self.peak}"
         return f"ForwardModel({type(self.A).__name__}, noise={self.noise!r}, {level})"
+
+
+def forward_model(problem: ForwardModel | LinearOperator) -> ForwardModel:
+    """``problem`` itself when it is a :class:`ForwardModel`; an operator alone is the noiseless
+    model ``ForwardModel(A)``. ``TypeError`` for anything else."""
+    if isinstance(problem, ForwardModel):
+        return problem
+    if isinstance(problem, LinearOperator):
+        return ForwardModel(problem)
+    raise TypeError(f"expected a ForwardModel or an invgen LinearOperator, got {type(problem).__name__}")

@@ -15,8 +15,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from invgen.solvers import METHODS, PAPER, Budget
-from invgen.solvers.registry import settings_fields
+from invgen.solvers import METHODS, Budget
 
 
 class UsageError(Exception):
@@ -100,36 +99,41 @@ def check_fresh_output_folder(out: str | Path, overwrite: bool) -> Path:
 
 def add_method_arguments(parser: argparse.ArgumentParser) -> None:
     """``--paper``, and a flag for every setting of every registered method
-    (:data:`~invgen.solvers.METHODS`), grouped by method, with the setting's help, invgen's
-    default and the paper's where it differs. A flag left out keeps the budget's value;
-    read the flags back with :func:`budget_from`."""
-    ours, fields = Budget(), settings_fields()
-    paper = {name: value for name, value in vars(PAPER).items() if value != getattr(ours, name)}
-    group = parser.add_argument_group("budget (defaults: invgen's, chosen on held-out faces; --paper: the paper's)")
-    group.add_argument("--paper", action="store_true", help="the paper's budget: " + " ".join(
-        flag_of(fields[name]) + ("" if isinstance(value, bool) else f" {shown(value)}") for name, value in paper.items()))
+    (:data:`~invgen.solvers.METHODS`), grouped by method: ``--METHOD-SETTING`` (``--csgm-steps``,
+    ``--iagan-lr-theta``; a boolean ``--csgm-average`` / ``--no-csgm-average``), with the
+    setting's help, invgen's default and the paper's where it differs. A flag left out keeps
+    the budget's value; read the flags back with :func:`budget_from`."""
+    ours, paper = Budget().flat(), Budget.paper().flat()
+    differs = {key: value for key, value in paper.items() if value != ours[key]}
+    group = parser.add_argument_group("budget (defaults: invgen's, chosen on held-out faces; --paper: the papers')")
+    group.add_argument("--paper", action="store_true", help="the papers' settings: " + " ".join(
+        flag_of(key, value) + ("" if isinstance(value, bool) else f" {shown(value)}") for key, value in differs.items()))
     for method in METHODS.values():
         if not dataclasses.fields(method.settings):
             continue
         group = parser.add_argument_group(f"{method.name}: {method.summary}")
         for f in dataclasses.fields(method.settings):
+            key = f"{method.name}.{f.name}"
+            help_text = f.metadata["help"].replace("%", "%%")
+            also = f"; --paper {shown(differs[key])}" if key in differs else ""
             if isinstance(f.default, bool):
-                group.add_argument(flag_of(f), dest=f.name, action="store_const", const=not f.default, default=None,
-                                   help=f.metadata["help"].replace("%", "%%"))
+                group.add_argument(flag_of(key), dest=key, action=argparse.BooleanOptionalAction, default=None,
+                                   help=f"{help_text} (default {'on' if f.default else 'off'}{also})")
             else:
-                also = f"; --paper {shown(paper[f.name])}" if f.name in paper else ""
-                group.add_argument(flag_of(f), dest=f.name, type=setting_type(f), default=None,
-                                   help=f"{f.metadata['help'].replace('%', '%%')} (default {shown(f.default)}{also})")
+                group.add_argument(flag_of(key), dest=key, type=setting_type(f), default=None,
+                                   help=f"{help_text} (default {shown(f.default)}{also})")
 
 
 def shown(value: object) -> str:
     """A setting's value in help text: numbers in their shortest form (``0.001``, ``1600``)."""
-    return format(value, "g") if isinstance(value, (int, float)) else str(value)
+    return format(value, "g") if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-def flag_of(f: dataclasses.Field) -> str:
-    """The command-line flag of a method's setting: its own, or ``--`` + the name with dashes."""
-    return f.metadata["flag"] or "--" + f.name.replace("_", "-")
+def flag_of(key: str, value: object = None) -> str:
+    """The command-line flag of the setting ``"method.field"``: ``--method-field`` (dashes for
+    underscores); for a boolean ``value``, the flag that sets it (``--no-...`` for False)."""
+    flag = "--" + key.replace(".", "-").replace("_", "-")
+    return flag.replace("--", "--no-", 1) if value is False else flag
 
 
 def setting_type(f: dataclasses.Field) -> Callable[[str], object]:
@@ -155,7 +159,7 @@ def setting_type(f: dataclasses.Field) -> Callable[[str], object]:
 
 def budget_from(args: argparse.Namespace) -> Budget:
     """The :class:`~invgen.solvers.Budget` the flags of :func:`add_method_arguments` ask for:
-    the paper's with ``--paper``, else invgen's, changed by every flag given."""
-    base = PAPER if args.paper else Budget()
-    return base.replace(**{name: getattr(args, name) for name in settings_fields()
-                           if getattr(args, name, None) is not None})
+    the papers' with ``--paper``, else invgen's, changed by every flag given."""
+    base = Budget.paper() if args.paper else Budget()
+    return Budget.from_flat({key: value for key, value in vars(args).items() if "." in key and value is not None},
+                            base)

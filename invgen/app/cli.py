@@ -27,7 +27,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
 from invgen.generators.spec import SPEC_HELP, UnknownGeneratorKind
-from invgen.solvers import METHODS, Budget, pixel_spread, reconstruct, reconstruct_samples
+from invgen.solvers import METHODS, Budget, reconstruct, reconstruct_samples, restart_spread
 from invgen.solvers.pipeline import check_methods
 
 # What the library raises for a user's mistake: printed like a UsageError, one line, exit code 2.
@@ -42,7 +42,7 @@ EXAMPLES = """\
 examples:
   invgen demo                                   # SR ×4 of a built-in face, all methods, < 1 min
   invgen reconstruct face.png --task sr4 --method iagan --bp --out results/
-  invgen reconstruct a.png b.png --task cs:0.1 --method csgm --restarts 4 --noise 0.02
+  invgen reconstruct a.png b.png --task cs:0.1 --method csgm --csgm-restarts 8 --noise 0.02
   invgen train --data ../shared/data/celeba/img_align_celeba_89x109 --epochs 40
   invgen bench super-resolution --n-images 32
 """
@@ -93,7 +93,7 @@ SCORE_HEAD = f"{'PSNR dB':>8} {'SSIM':>6} {'ST-LPIPS↓':>8}"
 
 # --------------------------------------------------------------------------- demo
 # invgen's defaults with fewer CSGM and DIP steps, to stay within a minute on two cores.
-DEMO_CHANGES = {"csgm_steps": 300, "dip_steps": 400}
+DEMO_CHANGES = {"csgm.steps": 300, "dip.steps": 400}
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
@@ -108,9 +108,9 @@ def cmd_demo(args: argparse.Namespace) -> None:
         truth = read_image(path).unsqueeze(0).to(device)
     A = make_operator("sr4", tuple(truth.shape[1:])).to(device)
     y = A(truth)
-    budget = Budget(**DEMO_CHANGES)
+    budget = Budget.from_flat(DEMO_CHANGES)
     print("invgen demo: super-resolution ×4 of a 64×64 face (NASA astronaut portrait, public domain)")
-    print(f"invgen's budget with fewer CSGM and DIP steps for a quick demo: {vars(budget)}")
+    print(f"invgen's budget with fewer CSGM and DIP steps for a quick demo: {DEMO_CHANGES}")
     methods = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"]
     t0 = time.time()
     estimates = reconstruct(A, y, methods, G, budget=budget, seed=args.seed, progress=not args.quiet)
@@ -120,7 +120,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     panels = {"truth": truth[0], "input (x4 down)": y[0], **{k: v[0] for k, v in estimates.items()}}
     captions = {k: f"{m['psnr']:.1f} dB, ST {m['st_lpips']:.3f}" for k, m in metrics.items()}
     save_panel(panels, out / "demo.png", captions=captions)
-    write_json(out / "metrics.json", {"task": "sr4", "budget": vars(budget), "seconds": total, "metrics": metrics})
+    write_json(out / "metrics.json", {"task": "sr4", "budget": budget.flat(), "seconds": total, "metrics": metrics})
     print(f"\nSR ×4, {total:.0f} s in all")
     print(f"{'method':<16} {SCORE_HEAD}")
     for name, m in metrics.items():
@@ -325,22 +325,20 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     if not args.measured:
         y = model.measure(truth, torch.Generator().manual_seed(args.seed))
     budget = budget_from(args)
-    if args.steps is not None:
-        budget = budget.replace(csgm_steps=args.steps, dip_steps=args.steps)
     try:
         check_methods(A, [method], budget, G)
     except ValueError as err:
         raise UsageError(f"--method {args.method}: {err}") from None
     t0 = time.time()
     encoder = _encoder(args.encoder, args.generator, G, device) if G is not None else None
-    samples = reconstruct_samples(A, y, [method], G, encoder=encoder, noise_std=model.noise_std, budget=budget,
-                                  seed=args.seed, progress=not args.quiet)[method]
+    samples = reconstruct_samples(model, y, [method], G, encoder=encoder, budget=budget, seed=args.seed,
+                                  progress=not args.quiet)[method].x
     seconds = time.time() - t0
     estimates = {method: samples.mean(1)}
-    spreads = [write_spread(s, out / f"{name}_{method}_spread.png") for s, name in zip(samples, names)]
+    spreads = [write_spread(s, out / f"{name}_{method}_restart_spread.png") for s, name in zip(samples, names)]
     if args.measured:
         write_measured(args, names, A, y, estimates[method], method, boundary, out,
-                       {"task": args.task, "method": method, "noise_std": args.noise, "budget": vars(budget),
+                       {"task": args.task, "method": method, "noise_std": args.noise, "budget": budget.flat(),
                         "seconds": seconds}, spreads)
         return
     viz = y if len(A.out_shape) == 3 else A.pinv(y)
@@ -352,29 +350,29 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         per_image[name] = {"source": str(path), **_evaluate({method: estimates[method][i : i + 1]},
                                                             truth[i : i + 1])[method], **spreads[i]}
     write_json(out / "metrics.json", {"task": args.task, "method": method, "noise_std": args.noise,
-                                      "budget": vars(budget), "seconds": seconds, "images": per_image})
+                                      "budget": budget.flat(), "seconds": seconds, "images": per_image})
     print(f"\n{args.task}, {method} (PSNR/SSIM/ST-LPIPS against the input image), {seconds:.1f} s")
     print(f"{'image':<16} {SCORE_HEAD}")
     for name, m in per_image.items():
         print(_score_line(name, m))
-    maps = (f", uncertainty maps (*_{method}_spread.png: where its {samples.shape[1]} starts disagree)"
-            if spreads[0] else "")
+    maps = (f", restart spread maps (*_{method}_restart_spread.png: where its {samples.shape[1]} starts disagree, "
+            "a lower bound on the uncertainty)" if spreads[0] else "")
     print(f"\nwrote estimates{maps}, measurement visualisations and metrics.json to {out}/")
 
 
 def write_spread(samples: torch.Tensor, path: Path) -> dict:
-    """For ``K > 1`` estimates ``(K, C, H, W)`` of one image (the starts that were averaged):
-    their per-pixel standard deviation, root-mean-square over the channels, written to
-    ``path`` as a grey image scaled to its largest value (white: where the starts disagree
-    most); returns that value and the mean, ``{}`` for one estimate."""
+    """For ``K > 1`` estimates ``(K, C, H, W)`` of one image (the restarts that were averaged):
+    their :func:`~invgen.solvers.restart_spread`, written to ``path`` as a grey image scaled to
+    its largest value (white: where the restarts disagree most; a lower bound on the
+    uncertainty, not an error bar); returns that value and the mean, ``{}`` for one estimate."""
     from invgen.data import save_image
 
     if len(samples) < 2:
         return {}
-    spread = pixel_spread(samples[None])
+    spread = restart_spread(samples[None])
     top = spread.max().item()
     save_image(spread / top if top > 0 else spread, path)
-    return {"spread_max": top, "spread_mean": spread.mean().item(), "spread_image": path.name}
+    return {"restart_spread_max": top, "restart_spread_mean": spread.mean().item(), "restart_spread_image": path.name}
 
 
 def write_measured(args: argparse.Namespace, names: list[str], A: LinearOperator, y: torch.Tensor,
@@ -477,7 +475,6 @@ def build_parser() -> argparse.ArgumentParser:
                           "refusing them; without it a simulated input smaller than the generator is refused")
     rec.add_argument("--generator", default="default", help=SPEC_HELP)
     rec.add_argument("--encoder", default="none", help=ENCODER_HELP)
-    rec.add_argument("--steps", type=positive_int, default=None, help="CSGM and DIP steps (sets both)")
     add_method_arguments(rec)
     rec.add_argument("--size", type=positive_int, default=64,
                      help=f"image size for methods without a generator (≥ {MIN_SIZE}; simulated inputs)")

@@ -30,6 +30,12 @@ class Generator(nn.Module):
 
     The wrapped network receives ``(B, latent_dim)``; a network that wants
     ``(B, latent_dim, 1, 1)`` (DCGAN-style) reshapes inside, e.g. with ``nn.Unflatten``.
+
+    **A chain of blocks.** A network whose forward applies its parts one after another says
+    so: an ``nn.Sequential`` is one, and any other module can define ``blocks()`` → the
+    ``[(name, module), ...]`` it applies in order (``name`` its attribute). :func:`blocks`
+    reads the chain; the per-image weights of IAGAN run it as one grouped network call
+    instead of a vmap, and methods that act between layers can split it there.
     """
 
     def __init__(
@@ -53,8 +59,12 @@ class Generator(nn.Module):
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         self.check_latents(z)
+        return self.to_unit(self.network(z))
+
+    def to_unit(self, raw: torch.Tensor) -> torch.Tensor:
+        """The network's raw output mapped to [0, 1]: ``(raw − lo) / (hi − lo)``."""
         lo, hi = self.output_range
-        return (self.network(z) - lo) / (hi - lo)
+        return (raw - lo) / (hi - lo)
 
     def check_latents(self, z: torch.Tensor) -> None:
         """Raise unless ``z`` is a tensor ``(B, latent_dim)`` of the weights' dtype."""
@@ -94,6 +104,16 @@ class Generator(nn.Module):
             return tuple(self(self.sample_latent(1)).shape[1:])
         finally:
             self.train(was_training)
+
+
+def blocks(module: nn.Module) -> list[tuple[str, nn.Module]] | None:
+    """The chain ``module`` applies, ``[(name, part), ...]`` in order: an ``nn.Sequential``'s
+    children, or what the module's own ``blocks()`` says; ``None`` for a module that does not
+    declare itself a chain (see :class:`Generator`)."""
+    if type(module).forward is nn.Sequential.forward:
+        return list(module.named_children())
+    declared = getattr(module, "blocks", None)
+    return declared() if callable(declared) else None
 
 
 def describe(generator: Generator) -> str:

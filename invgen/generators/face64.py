@@ -56,6 +56,10 @@ class FaceDCGAN(nn.Module):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.upsample(self.project(z))
 
+    def blocks(self) -> list[tuple[str, nn.Module]]:
+        """The chain :meth:`forward` applies (see :func:`invgen.generators.base.blocks`)."""
+        return [("project", self.project), ("upsample", self.upsample)]
+
 
 class FaceDiscriminator(nn.Module):
     """Discriminator: ``(B, 3, 64, 64)`` in (−1, 1) → one logit per image, shape ``(B,)``."""

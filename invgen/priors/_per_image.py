@@ -8,8 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from invgen.generators.base import Generator
-from invgen.generators.face64 import FaceDCGAN
+from invgen.generators.base import Generator, blocks
 
 # One layer of the grouped path: the whole batch of activations (image i on row i), the
 # stacked parameters (image i's copy on row i) → the next activations.
@@ -30,9 +29,9 @@ class PerImageWeights:
 
     Two ways to run the ``n`` copies, with the same outputs and gradients:
 
-    - **grouped**, when ``module`` is a chain this class knows layer by layer — an
-      ``nn.Sequential`` (or :class:`~invgen.generators.base.Generator`, or the default
-      :class:`~invgen.generators.face64.FaceDCGAN`) of ``Linear``, ``Conv2d``,
+    - **grouped**, when ``module`` is a chain of blocks (:func:`invgen.generators.base.blocks`:
+      an ``nn.Sequential``, a module with ``blocks()`` such as the default generator, or a
+      :class:`~invgen.generators.base.Generator` of one) down to ``Linear``, ``Conv2d``,
       ``ConvTranspose2d``, eval-mode ``BatchNorm1d/2d`` with running statistics,
       elementwise activations, ``Flatten``/``Unflatten`` (not of the batch dim): one
       network call for the batch. A convolution runs as one convolution with ``n·groups``
@@ -84,22 +83,18 @@ class PerImageWeights:
 
 def _grouped_steps(module: nn.Module, prefix: str = "") -> list[Step] | None:
     """The layers of ``module`` as grouped steps, or ``None`` if some part is not a known chain."""
-    forward = type(module).forward
-    if forward is nn.Sequential.forward:
-        parts = [(f"{prefix}{name}.", child) for name, child in module.named_children()]
-    elif forward is FaceDCGAN.forward:
-        parts = [(f"{prefix}project.", module.project), (f"{prefix}upsample.", module.upsample)]
-    elif forward is Generator.forward:
+    if type(module).forward is Generator.forward:
         steps = _grouped_steps(module.network, f"{prefix}network.")
-        lo, hi = module.output_range
 
         def check(z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
             module.check_latents(z)
             return z
-        return None if steps is None else [check, *steps, lambda x, params: (x - lo) / (hi - lo)]
-    else:
+        return None if steps is None else [check, *steps, lambda x, params: module.to_unit(x)]
+    chain = blocks(module)
+    if chain is None:
         step = _grouped_layer(module, prefix)
         return None if step is None else [step]
+    parts = [(f"{prefix}{name}.", child) for name, child in chain]
     steps: list[Step] = []
     for child_prefix, child in parts:
         child_steps = _grouped_steps(child, child_prefix)

@@ -21,8 +21,9 @@ class GenerativePrior(Prior):
         self,
         generator: Generator,
         n: int,
+        *,
+        lr: float,
         latent_weight: float = 0.0,
-        lr: float = 0.1,
         z_init: torch.Tensor | None = None,
         seed: int = 0,
     ) -> None:

@@ -25,8 +25,9 @@ class ImageAdaptivePrior(Prior):
         self,
         generator: Generator,
         z_init: torch.Tensor,
-        lr_z: float = 1e-4,
-        lr_theta: float = 1e-4,
+        *,
+        lr_z: float,
+        lr_theta: float,
     ) -> None:
         check_settings(lr_z=lr_z, lr_theta=lr_theta)
         if check_tensor("z_init", z_init).dim() != 2 or z_init.shape[1] != generator.latent_dim:

@@ -1,28 +1,34 @@
 """Solvers: one generic loop (:func:`solve`) and the methods built on it.
 
-``csgm`` (latent search), ``iagan`` (image-adaptive fine-tuning from CSGM's latent),
-``dip`` (Deep Image Prior), ``back_project`` (exact consistency with ``y``) and
-``posterior_mean`` (the average of several back-projected estimates, with their spread);
-data fidelities for :func:`solve`: ``squared_error`` (the default), ``l1``, ``Huber``,
-``PoissonNLL``. The methods by name: :func:`reconstruct` runs those of :data:`METHODS`
-with a :class:`Budget` of their settings (:data:`PAPER`: the paper's); :func:`register`
-adds a :class:`Method` (a function of a :class:`Problem`, and settings made with
-:func:`setting`).
+Each method is a module with its function, its settings (invgen's defaults and the paper's
+preset) and its registry line: :func:`csgm` (latent search; :mod:`~invgen.solvers.latent_search`),
+:func:`iagan` (image-adaptive fine-tuning from CSGM's estimates; :mod:`~invgen.solvers.image_adaptive`),
+:func:`dip` (Deep Image Prior; :mod:`~invgen.solvers.deep_prior`), and the classic baselines
+(:mod:`~invgen.solvers.classic`). Each takes a forward model (or an operator: noiseless) and
+returns :class:`Estimates` ``(B, K, C, H, W)``. :func:`back_project` makes an estimate agree
+with ``y``. :func:`reconstruct` runs the methods of :data:`METHODS` by name with a
+:class:`Budget` of their settings; :func:`compare` scores them on a set of images;
+:func:`register` adds a :class:`Method`.
 """
-from invgen.solvers.back_projection import back_project, back_project_noisy
-from invgen.solvers.csgm import csgm, csgm_all_starts, encoder_starts
-from invgen.solvers.dip import dip
-from invgen.solvers.fidelity import Huber, PoissonNLL, l1, squared_error
-from invgen.solvers.iagan import iagan
+from invgen.solvers.back_projection import back_project
+from invgen.solvers.estimates import Estimates, restart_spread
 from invgen.solvers.loop import SolveResult, solve
-from invgen.solvers.methods.base import Method, Problem, setting
-from invgen.solvers.pipeline import reconstruct, reconstruct_samples
-from invgen.solvers.posterior import PosteriorEstimate, pixel_spread, posterior_mean
-from invgen.solvers.registry import METHODS, PAPER, Budget, register, unregister
+from invgen.solvers.method import Method, Problem
+from invgen.solvers.registry import METHODS, Budget, register, unregister
+from invgen.solvers.settings import NoSettings, Settings, setting
+
+# The built-in methods, registered in this order (the command line's order of flags).
+from invgen.solvers.classic import BICUBIC, PINV, LassoDCTSettings, bicubic_upsample, lasso_dct  # noqa: E402
+from invgen.solvers.latent_search import PAPER_CSGM, CSGMSettings, csgm, encoder_starts  # noqa: E402
+from invgen.solvers.image_adaptive import PAPER_IAGAN, IAGANSettings, iagan  # noqa: E402
+from invgen.solvers.deep_prior import DIPSettings, dip  # noqa: E402
+from invgen.solvers.pipeline import method_names, reconstruct, reconstruct_samples  # noqa: E402
+from invgen.solvers.comparison import Comparison, compare  # noqa: E402
 
 __all__ = [
-    "METHODS", "PAPER", "Budget", "Huber", "Method", "PoissonNLL", "PosteriorEstimate", "Problem", "SolveResult",
-    "back_project", "back_project_noisy", "csgm", "csgm_all_starts", "dip", "encoder_starts", "iagan", "l1",
-    "pixel_spread", "posterior_mean", "reconstruct", "reconstruct_samples", "register", "setting", "solve",
-    "squared_error", "unregister",
+    "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_IAGAN", "PINV", "Budget", "CSGMSettings", "Comparison", "DIPSettings",
+    "Estimates", "IAGANSettings", "LassoDCTSettings", "Method", "NoSettings", "Problem", "Settings", "SolveResult",
+    "back_project", "bicubic_upsample", "compare", "csgm", "dip", "encoder_starts", "iagan", "lasso_dct",
+    "method_names", "reconstruct", "reconstruct_samples", "register", "restart_spread", "setting", "solve",
+    "unregister",
 ]

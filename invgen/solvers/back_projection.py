@@ -3,21 +3,40 @@ from __future__ import annotations
 
 import torch
 
+from invgen.forward import ForwardModel, forward_model
 from invgen.operators import LinearOperator
+from invgen.solvers.estimates import Estimates
 from invgen.solvers.loop import check_measurement
 from invgen.validation import check_settings, check_tensor
 
 
-def back_project(A: LinearOperator, y: torch.Tensor, x: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
-    """``x_bp = x + A⁺(y − A x)`` with ``A⁺ = A.pinv(·, eps)``.
+def back_project(problem: ForwardModel | LinearOperator, y: torch.Tensor, x: torch.Tensor | Estimates,
+                 eps: float | None = None) -> torch.Tensor | Estimates:
+    """``x_bp = x + A⁺(y − A x)`` with ``A⁺ = A.pinv(·, eps)``, for a batch ``x`` ``(B, *A.in_shape)``
+    — or for :class:`~invgen.solvers.Estimates`, each of the ``K`` estimates of image ``i``
+    onto ``y_i``, returned as Estimates.
 
     With ``eps = 0`` this is the orthogonal projection of ``x`` onto ``{x : A x = y}``, so
-    ``A x_bp = y`` exactly (to the accuracy of ``A.pinv``). For noisy ``y`` use ``eps > 0``,
-    ``Aᵀ(AAᵀ + eps·I)⁻¹``, which corrects ``x`` less along directions ``A`` barely sees.
+    ``A x_bp = y`` exactly (to the accuracy of ``A.pinv``) — what ``eps=None`` (the default)
+    does for an operator or a noiseless forward model. For a noisy forward model ``eps=None``
+    regularises each image with its own :func:`noise_adapted_eps`, ``Aᵀ(AAᵀ + ηI)⁻¹``, which
+    corrects ``x`` less along directions ``A`` barely sees; a number sets η for every image.
     """
+    model = forward_model(problem)
+    if isinstance(x, Estimates):
+        rows = back_project(model, y.repeat_interleave(x.k, dim=0), x.rows(), eps)
+        return Estimates(rows.view_as(x.x), x.objective, x.z, x.solve)
+    A = model.A
     check_measurement(A, y)
     _check_estimate(A, y, x)
-    return x + A.pinv(y - A(x), eps=eps)
+    if eps is not None:
+        check_settings(eps=eps)
+        return x + A.pinv(y - A(x), eps=eps)
+    if model.noiseless:
+        return x + A.pinv(y - A(x), eps=0.0)
+    etas = noise_adapted_eps(model, y, x)
+    return torch.cat([x[i : i + 1] + A.pinv(y[i : i + 1] - A(x[i : i + 1]), eps=float(etas[i]))
+                      for i in range(len(y))])
 
 
 def _check_estimate(A: LinearOperator, y: torch.Tensor, x: torch.Tensor) -> None:
@@ -28,31 +47,16 @@ def _check_estimate(A: LinearOperator, y: torch.Tensor, x: torch.Tensor) -> None
                          f"of an operator on {A.in_shape}: expected x of shape {(y.shape[0], *A.in_shape)}")
 
 
-def noise_adapted_eps(A: LinearOperator, y: torch.Tensor, x: torch.Tensor, noise_std: float) -> torch.Tensor:
+def noise_adapted_eps(model: ForwardModel, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Per-image η, shape ``(B,)``, for the regularised ``x + Aᵀ(AAᵀ + ηI)⁻¹(y − Ax)``.
 
-    A scalar Wiener choice: with residual ``r = y − Ax`` of ``m`` entries, of which
-    ``mσ²`` is expected noise energy, ``η = mσ² / (‖r‖² − mσ²)`` — large when the
-    residual is mostly noise (little correction), 0 for noiseless ``y`` (exact BP).
+    A scalar Wiener choice: with residual ``r = y − Ax`` holding an expected noise energy
+    ``e`` (:meth:`~invgen.forward.ForwardModel.noise_energy`: ``mσ²`` for Gaussian noise),
+    ``η = e / (‖r‖² − e)`` — large when the residual is mostly noise (little correction),
+    0 for noiseless ``y`` (exact BP).
     """
-    check_settings(noise_std=noise_std)
-    if noise_std == 0:
+    if model.noiseless:
         return torch.zeros(y.shape[0])
-    r2 = (y - A(x)).flatten(1).pow(2).sum(1)
-    noise = y[0].numel() * noise_std**2
+    r2 = (y - model.A(x)).flatten(1).pow(2).sum(1)
+    noise = model.noise_energy(y)
     return noise / (r2 - noise).clamp_min(1e-3 * noise)
-
-
-def back_project_noisy(A: LinearOperator, y: torch.Tensor, x: torch.Tensor, noise_std: float) -> torch.Tensor:
-    """:func:`back_project` of each image with its own :func:`noise_adapted_eps`.
-
-    ``noise_std = 0`` gives the exact projection (one batched call); otherwise one
-    regularised pseudo-inverse per image, since ``A.pinv`` takes a scalar η.
-    """
-    check_settings(noise_std=noise_std)
-    if noise_std == 0:
-        return back_project(A, y, x)
-    check_measurement(A, y)
-    _check_estimate(A, y, x)
-    eps = noise_adapted_eps(A, y, x, noise_std)
-    return torch.cat([back_project(A, y[i : i + 1], x[i : i + 1], eps=float(eps[i])) for i in range(len(y))])

@@ -12,10 +12,11 @@ from invgen.metrics import psnr
 from invgen.operators import LinearOperator
 from invgen.priors.base import Prior
 from invgen.progress import progress_bar
-from invgen.solvers.fidelity import Fidelity, squared_error
+from invgen.fidelity import Fidelity, squared_error
 
 
 Callback = Callable[[int, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]], torch.Tensor | None]
+Penalty = Callable[[torch.Tensor], torch.Tensor]
 Optimizer = Callable[[list[dict]], torch.optim.Optimizer]
 Schedule = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
@@ -125,6 +126,7 @@ def solve(
     steps: int,
     *,
     fidelity: Fidelity = squared_error,
+    penalty: Penalty | None = None,
     validation: Fidelity | None = None,
     optimizer: Optimizer = adam,
     schedule: Schedule | None = None,
@@ -138,15 +140,18 @@ def solve(
     progress: bool = True,
     desc: str = "solve",
 ) -> SolveResult:
-    """Fit ``prior`` to ``y``: minimise ``fidelity(A x_i, y_i) + penalty_i(x_i)`` for every image ``i``.
+    """Fit ``prior`` to ``y``: minimise ``fidelity(A x_i, y_i) + r_i(x)`` for every image ``i``.
 
-    ``fidelity`` is any ``(Ax, y) → (B,)`` (see :mod:`invgen.solvers.fidelity`); the
-    default is ``‖y_i − A x_i‖²`` (no ½, as every reported objective). ``penalty`` is
-    ``prior.penalty(x)`` of the current images, or nothing.
+    ``fidelity`` is any ``(Ax, y) → (B,)`` (see :mod:`invgen.fidelity`); the default is
+    ``‖y_i − A x_i‖²`` (no ½, as every reported objective). The regulariser ``r`` is the
+    prior's own ``prior.penalty(x)`` (e.g. CSGM's ``λ‖z‖²``) plus ``penalty(x)``, any
+    differentiable ``(B, C, H, W) → (B,)`` of the current images (total variation, a
+    perceptual term, or a latent penalty reading the prior's parameters) — no new prior
+    class needed.
 
     ``validation``, if given, is a second ``(Ax, y) → (B,)`` that chooses the iterate kept
     (its smallest value, not the objective's) and drives ``patience`` — e.g. the error on
-    measurements left out of ``fidelity`` (:func:`~invgen.solvers.fidelity.holdout_split`),
+    measurements left out of ``fidelity`` (:func:`~invgen.solvers.holdout.holdout_split`),
     which stops fitting where it starts fitting noise or artefacts rather than signal.
 
     ``optimizer(prior.parameter_groups())`` makes the optimiser (default: :func:`adam`,
@@ -213,9 +218,10 @@ def solve(
         Ax = A(x)
         data = fidelity(Ax, y)
         _check_per_image(data, b, "the fidelity")
-        penalty = prior.penalty(x)
-        _check_per_image(penalty, b, "the prior's penalty")
-        objective = data if penalty is None else data + penalty
+        objective = data
+        for term, what in ((prior.penalty(x), "the prior's penalty"), (penalty and penalty(x), "the penalty")):
+            _check_per_image(term, b, what)
+            objective = objective if term is None else objective + term
         # A frozen image's iterate no longer changes: its record stays at its stop step.
         value = objective.detach() if not history else torch.where(active, objective.detach(), history[-1])
         history.append(value)

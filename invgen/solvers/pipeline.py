@@ -1,25 +1,25 @@
 """The registered methods by name, run on one measurement with the work shared between them.
 
-``reconstruct(A, y, ["csgm", "csgm-bp", "iagan", "iagan-bp"], G)`` runs CSGM once, starts
-IAGAN from its latents (as the paper does) and back-projects both. A ``-bp`` suffix
-back-projects that method's estimate (exact for noiseless y, regularised otherwise, see
-:func:`~invgen.solvers.back_projection.noise_adapted_eps`).
+``reconstruct(model, y, ["csgm", "csgm-bp", "iagan", "iagan-bp"], G)`` runs CSGM once, starts
+IAGAN from its estimates (``Method.after``) and back-projects both. A ``-bp`` suffix
+back-projects each of the method's estimates onto ``y`` (exact for noiseless ``y``,
+regularised by the forward model's noise otherwise, see
+:func:`~invgen.solvers.back_project`) and clips it to the images' range [0, 1].
 
-With ``Budget(average=True)`` (the default) the generative methods run from ``restarts``
-independent starts (one batch) and return the mean of their estimates — back-projected
-first for the ``-bp`` methods: posterior averaging. :func:`reconstruct_samples` returns
-every start's estimate instead (their spread is an uncertainty map, see
-:func:`~invgen.solvers.posterior.posterior_mean`). With ``average=False`` each image keeps
-its best start (smallest objective), as the paper does.
+``model`` is a :class:`~invgen.forward.ForwardModel` (an operator alone is noiseless): every
+method fits its fidelity and reads its noise level. Each method runs with its settings in
+``budget`` (invgen's defaults unless changed; ``Budget.paper()``: the papers').
 """
 from __future__ import annotations
 
 import torch
 
+from invgen.forward import ForwardModel, forward_model
 from invgen.generators import Generator
 from invgen.operators import LinearOperator
-from invgen.solvers.back_projection import back_project_noisy
-from invgen.solvers.methods.base import Method, Problem
+from invgen.solvers.back_projection import back_project
+from invgen.solvers.estimates import Estimates
+from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import METHODS, Budget
 
 
@@ -43,76 +43,88 @@ def check_methods(
 ) -> dict[str, tuple[Method, bool]]:
     """What :func:`reconstruct` runs for each name (see :func:`resolve`), checked before any
     computation: ``ValueError`` for an unknown name, a method that needs a generator
-    without one, or settings a method cannot run with on ``A`` (its ``check``)."""
+    without one, or settings a method (or one it continues from) cannot run with on ``A``."""
     plan = {name: resolve(name) for name in methods}
-    needing = sorted({m.name for m, _ in plan.values() if m.needs_generator})
+    needed = {m.name: m for m, _ in plan.values()}
+    for method in list(needed.values()):
+        while method.after is not None:
+            method = METHODS[method.after]
+            needed.setdefault(method.name, method)
+    needing = sorted(name for name, m in needed.items() if m.needs_generator)
     if needing and generator is None:
         raise ValueError(f"{', '.join(needing)} need a generator (e.g. invgen.generators.load_default())")
-    for method in {m.name: m for m, _ in plan.values()}.values():
+    for method in needed.values():
         if method.check is not None:
             method.check(A, budget.of(method.name))
     return plan
 
 
 def reconstruct(
-    A: LinearOperator,
+    problem: ForwardModel | LinearOperator,
     y: torch.Tensor,
     methods: list[str] | tuple[str, ...],
     generator: Generator | None = None,
     *,
     encoder: torch.nn.Module | None = None,
-    noise_std: float = 0.0,
-    budget: Budget = Budget(),
+    budget: Budget | None = None,
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, torch.Tensor]:
     """Estimates ``(B, *A.in_shape)`` of each method in ``methods`` (see :func:`method_names`):
-    the mean over the starts of :func:`reconstruct_samples`, which takes the same arguments."""
-    samples = reconstruct_samples(A, y, methods, generator, encoder=encoder, noise_std=noise_std, budget=budget,
-                                  seed=seed, progress=progress)
-    return {name: x.mean(1) for name, x in samples.items()}
+    the ensemble (mean over the starts) of :func:`reconstruct_samples`, which takes the same
+    arguments."""
+    samples = reconstruct_samples(problem, y, methods, generator, encoder=encoder, budget=budget, seed=seed,
+                                  progress=progress)
+    return {name: x.mean() for name, x in samples.items()}
 
 
 def reconstruct_samples(
-    A: LinearOperator,
+    problem: ForwardModel | LinearOperator,
     y: torch.Tensor,
     methods: list[str] | tuple[str, ...],
     generator: Generator | None = None,
     *,
     encoder: torch.nn.Module | None = None,
-    noise_std: float = 0.0,
-    budget: Budget = Budget(),
+    budget: Budget | None = None,
     seed: int = 0,
     progress: bool = True,
-) -> dict[str, torch.Tensor]:
-    """Every start's estimate of each method in ``methods``, ``(B, K, *A.in_shape)``: ``K =
-    budget.restarts`` for the generative methods when ``budget.average``, else 1 (the best
-    start; one estimate for the other methods). A ``-bp`` name back-projects each start.
+) -> dict[str, Estimates]:
+    """Every estimate of each method in ``methods``, :class:`~invgen.solvers.Estimates` of
+    ``(B, K, *A.in_shape)``: ``K`` = CSGM's restarts for the generative methods when it
+    averages, else 1. A ``-bp`` name back-projects each estimate.
 
-    ``encoder`` (trained with ``generator``, read by :func:`~invgen.generators.encoder.load_encoder`)
-    gives each image's first CSGM start, ``E(A⁺y)`` (:func:`~invgen.solvers.csgm.encoder_starts`).
+    ``budget``: the methods' settings (``None``: invgen's defaults). ``encoder`` (trained with
+    ``generator``, read by :func:`~invgen.generators.encoder.load_encoder`) gives each
+    image's first CSGM start, ``E(A⁺y)`` (:func:`~invgen.solvers.encoder_starts`).
     """
-    plan = check_methods(A, methods, budget, generator)
-    problem = Problem(A, y, budget, generator, encoder=encoder, noise_std=noise_std, seed=seed, progress=progress)
-    runs: dict[str, torch.Tensor] = {}
-    samples = {}
-    for name, (method, back_project) in plan.items():
+    model = forward_model(problem)
+    budget = budget or Budget()
+    plan = check_methods(model.A, methods, budget, generator)
+    base = Problem(model, y, generator, encoder=encoder, seed=seed, progress=progress)
+    runs: dict[str, Estimates] = {}
+
+    def run(method: Method) -> Estimates:
         if method.name not in runs:
-            runs[method.name] = _run(method, problem)
-        x = runs[method.name]
-        k = len(x) // len(y)
-        if back_project:
-            x = back_project_noisy(A, y.repeat_interleave(k, dim=0), x, noise_std).clamp(0, 1)
-        samples[name] = x.detach().view(len(y), k, *x.shape[1:])
+            start = None if method.after is None else run(METHODS[method.after])
+            problem_ = base if start is None else Problem(model, y, generator, encoder, seed, progress, start)
+            runs[method.name] = _checked(method, method.run(problem_, budget.of(method.name)), problem_)
+        return runs[method.name]
+
+    samples = {}
+    for name, (method, projected) in plan.items():
+        estimates = run(method)
+        x = back_project(model, y, estimates).x.clamp(0, 1) if projected else estimates.x
+        samples[name] = Estimates(x.detach(), estimates.objective, estimates.z, estimates.solve)
     return samples
 
 
-def _run(method: Method, problem: Problem) -> torch.Tensor:
-    """``method``'s estimates on ``problem``, ``(B·K, *A.in_shape)``; ``ValueError`` naming
-    the method when they have another shape."""
-    x = method.run(problem, problem.budget.of(method.name))
+def _checked(method: Method, estimates: Estimates, problem: Problem) -> Estimates:
+    """``estimates`` when they are ``(B, K, *A.in_shape)``; ``ValueError`` naming the method otherwise."""
     b, shape = len(problem.y), tuple(problem.A.in_shape)
-    if x.dim() != 1 + len(shape) or tuple(x.shape[1:]) != shape or len(x) % b or not len(x):
-        raise ValueError(f"method {method.name!r} returned estimates of shape {tuple(x.shape)}; expected "
-                         f"(B·K, *A.in_shape) with B = {b} images and A.in_shape = {shape}")
-    return x
+    x = getattr(estimates, "x", None)
+    if not isinstance(x, torch.Tensor) or x.dim() != 2 + len(shape) or tuple(x.shape[2:]) != shape \
+            or len(x) != b or not x.shape[1]:
+        got = tuple(x.shape) if isinstance(x, torch.Tensor) else type(estimates).__name__
+        raise ValueError(f"method {method.name!r} returned {got}; expected Estimates of shape "
+                         f"(B, K, *A.in_shape) with B = {b} images and A.in_shape = {shape}")
+    return estimates

@@ -46,10 +46,10 @@ from invgen.files import write_json, write_text
 from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import ENCODER_HELP, load_encoder_spec
-from invgen.metrics import backbone_checkpoint, lpips, lpips_available, psnr, ssim, st_lpips
-from invgen.solvers import Budget, pixel_spread, reconstruct_samples
+from invgen.metrics import backbone_checkpoint, lpips, lpips_available
+from invgen.solvers import Budget, reconstruct_samples, restart_spread
+from invgen.solvers.comparison import markdown_table, paired_differences, paired_table, scores, summarise
 from invgen.solvers.pipeline import check_methods
-from invgen.solvers.registry import settings_fields
 
 
 @dataclass(frozen=True)
@@ -89,13 +89,7 @@ def compared() -> tuple[str, ...]:
     """The settings that make two shards parts of one experiment — the seed, the generator,
     the encoder and every setting of the registered methods: merging shards that differ in
     any of them would average different experiments (the faces, n_images and shard may differ)."""
-    return ("seed", "generator", "encoder", *settings_fields())
-
-
-# What shards written before a setting existed were made with (the paper's budget, no encoder).
-LEGACY = {"encoder": "none", "average": False, "latent_weight": 0.0, "csgm_lr": 0.1, "iagan_holdout": 0.0,
-          "iagan_holdout_block": 1, "csgm_precision": "float32",
-          "iagan_precision": "float32"}
+    return ("seed", "generator", "encoder", *Budget().flat())
 
 
 def read_shard(path: Path) -> dict:
@@ -110,13 +104,15 @@ def read_shard(path: Path) -> dict:
 
 
 def _shard_settings(shard: dict, defaults: dict) -> dict:
-    """What :func:`compared` (plus the tasks and noise levels run) a shard was made with.
-
-    A key missing from an older shard file is read from :data:`LEGACY`, else as the
-    parser's default: the shard was written before that flag existed, when its value was
-    fixed there."""
+    """What :func:`compared` (plus the tasks and noise levels run) a shard was made with; a
+    shard that does not record one of them was made by an older invgen (settings named
+    otherwise) and is refused: re-run it."""
     config = shard["config"]
-    settings = {key: config.get(key, LEGACY.get(key, defaults[key])) for key in compared()}
+    missing = [key for key in compared() if key not in config]
+    if missing:
+        raise UsageError(f"a shard file made by an older invgen records no {', '.join(missing[:3])}"
+                         f"{' …' if len(missing) > 3 else ''}; re-run that experiment into a new --out")
+    settings = {key: config[key] for key in compared()}
     settings["tasks and noise"] = sorted({(r["task"], r["noise_std"]) for r in shard["records"]})
     return settings
 
@@ -171,17 +167,12 @@ def shard_indices(n: int, shard: str) -> range:
     return range((i - 1) * size, min(i * size, n))
 
 
-METRICS = ("mse", "psnr", "ssim", "st_lpips", "lpips", "spread", "spread_error_r")
-# The method every other is compared with, face by face, where an experiment runs it: invgen's default.
-REFERENCE = "iagan-bp"
-
-
 def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
     """For ``K > 1`` estimates per image, ``(B, K, C, H, W)``, averaged into the estimate:
-    ``spread``, the mean over pixels of their :func:`~invgen.solvers.pixel_spread`, and ``spread_error_r``, the Pearson correlation over the pixels of
+    ``spread``, the mean over pixels of their :func:`~invgen.solvers.restart_spread`, and ``spread_error_r``, the Pearson correlation over the pixels of
     that spread map with the error map ``|mean − truth|`` (same reduction) — how well the
     uncertainty map points at the errors (1: perfectly). ``(B,)`` each."""
-    spread = pixel_spread(samples).flatten(1)
+    spread = restart_spread(samples).flatten(1)
     error = (samples.mean(1) - truth).square().mean(1).sqrt().flatten(1)
     s, e = spread - spread.mean(1, keepdim=True), error - error.mean(1, keepdim=True)
     r = (s * e).sum(1) / (s.norm(dim=1) * e.norm(dim=1))
@@ -190,19 +181,20 @@ def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, 
 
 def _records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: dict[str, torch.Tensor],
                  seconds: float, with_lpips: bool) -> list[dict]:
+    """One record per face and method: its scores (:func:`invgen.solvers.comparison.scores`,
+    LPIPS where it runs, the restarts' spread where several were averaged)."""
     records = []
     for method, starts in samples.items():
         x = starts.mean(1)
-        scores = {"mse": (x - truth).flatten(1).pow(2).mean(1), "psnr": psnr(x, truth), "ssim": ssim(x, truth),
-                  "st_lpips": st_lpips(x, truth)}
+        values = scores(x, truth)
         if with_lpips:
-            scores["lpips"] = lpips(x, truth)
+            values["lpips"] = lpips(x, truth)
         if starts.shape[1] > 1:
-            scores.update(uncertainty_scores(starts, truth))
+            values.update(uncertainty_scores(starts, truth))
         for k, image_id in enumerate(ids):
             records.append({"setting": setting.name, "task": setting.task, "noise_std": setting.noise_std,
-                            "image_id": image_id, "method": method,
-                            **{key: v[k].item() for key, v in scores.items()}, "batch_seconds": seconds})
+                            "image": image_id, "method": method,
+                            **{key: v[k].item() for key, v in values.items()}, "batch_seconds": seconds})
     return records
 
 
@@ -221,7 +213,7 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
         faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(device)
     except ValueError as err:  # a face that does not decode, or is smaller than the CelebA window
         raise UsageError(f"--data: {err}") from None
-    budget = Budget(**{name: getattr(args, name) for name in settings_fields()})
+    budget = Budget.from_flat(vars(args))
     encoder = load_encoder_spec(args.encoder)
     encoder = None if encoder is None else encoder.to(device)
     with_lpips = lpips_available()
@@ -245,8 +237,8 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
             y = model.measure(truth, seeds=[args.seed * 100003 + i for i in batch_ids])
             print(f"[{setting.name}] faces {batch_ids[0]:06d}–{batch_ids[-1]:06d}", flush=True)
             t0 = time.time()
-            samples = reconstruct_samples(A, y, methods, G, encoder=encoder, noise_std=model.noise_std,
-                                          budget=budget, seed=args.seed)
+            samples = {name: e.x for name, e in reconstruct_samples(model, y, methods, G, encoder=encoder,
+                                                                      budget=budget, seed=args.seed).items()}
             estimates = {name: x.mean(1) for name, x in samples.items()}
             records += _records_for(setting, batch_ids, truth, samples, time.time() - t0, with_lpips)
             if start == 0:
@@ -265,90 +257,6 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
     return shard_file
 
 
-def summarise(records: list[dict]) -> list[dict]:
-    """Mean and standard error of each metric (MSE, PSNR, SSIM; ST-LPIPS, LPIPS and the
-    uncertainty scores where every record of the group has them) per (setting, method), in
-    first-seen order."""
-    rows = []
-    for (setting, method), rs in _groups(records).items():
-        row = {"setting": setting, "task": rs[0]["task"], "noise_std": rs[0]["noise_std"], "method": method,
-               "n_images": len(rs)}
-        for key in [k for k in METRICS if all(k in r for r in rs)]:
-            # null in a shard file is an undefined value (NaN), e.g. the PSNR of an exact estimate
-            v = torch.tensor([math.nan if r[key] is None else r[key] for r in rs], dtype=torch.float64)
-            row[key] = v.mean().item()
-            row[f"{key}_sem"] = (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0
-        rows.append(row)
-    return rows
-
-
-def paired_differences(records: list[dict], reference: str = REFERENCE) -> list[dict]:
-    """Face by face, how far ``reference`` is ahead of each other method of its setting:
-    ``psnr_gain`` = PSNR(reference) − PSNR(method) and ``st_lpips_gain`` = ST-LPIPS(method) −
-    ST-LPIPS(reference) (positive: the reference is better on that axis), each as mean,
-    standard error over the faces and the number of faces where the reference is better.
-    Settings without the reference, and records without ST-LPIPS, give no row."""
-    by_key = {(r["setting"], r["method"], r["image_id"]): r for r in records}
-    rows = []
-    for (setting, method), rs in _groups(records).items():
-        if method == reference or (setting, reference, rs[0]["image_id"]) not in by_key:
-            continue
-        row = {"setting": setting, "method": method, "reference": reference, "n_images": len(rs)}
-        for metric, sign in (("psnr", 1.0), ("st_lpips", -1.0)):
-            if not all(metric in r for r in rs):
-                return []
-            gain = torch.tensor([sign * (by_key[(setting, reference, r["image_id"])][metric] - r[metric]) for r in rs],
-                                dtype=torch.float64)
-            row[f"{metric}_gain"] = gain.mean().item()
-            row[f"{metric}_gain_sem"] = (gain.std() / math.sqrt(len(gain))).item() if len(gain) > 1 else 0.0
-            row[f"{metric}_wins"] = int((gain > 0).sum())
-        rows.append(row)
-    return rows
-
-
-def _groups(records: list[dict]) -> dict[tuple[str, str], list[dict]]:
-    """Records by (setting, method), in first-seen order."""
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for r in records:
-        groups.setdefault((r["setting"], r["method"]), []).append(r)
-    return groups
-
-
-def paired_table(rows: list[dict]) -> str:
-    """:func:`paired_differences` as markdown."""
-    reference = rows[0]["reference"]
-    lines = [f"| setting | method | {reference} ahead in PSNR (dB) | faces | {reference} ahead in ST-LPIPS | faces |",
-             "|---|---|---:|---:|---:|---:|"]
-    for r in rows:
-        lines.append(f"| {r['setting']} | {r['method']} | {r['psnr_gain']:+.2f} ± {r['psnr_gain_sem']:.2f} | "
-                     f"{r['psnr_wins']}/{r['n_images']} | {r['st_lpips_gain']:+.3f} ± {r['st_lpips_gain_sem']:.3f} | "
-                     f"{r['st_lpips_wins']}/{r['n_images']} |")
-    return "\n".join(lines)
-
-
-def markdown_table(rows: list[dict]) -> str:
-    with_perceptual = all("st_lpips" in r for r in rows)
-    with_lpips = all("lpips" in r for r in rows)
-    with_spread = any("spread" in r for r in rows)
-    head = ("| setting | method | n | MSE | PSNR (dB) | SSIM |" + (" ST-LPIPS ↓ |" if with_perceptual else "")
-            + (" LPIPS ↓ |" if with_lpips else "") + (" spread | r(spread, error) |" if with_spread else ""))
-    lines = [head, "|---|---|---:|---:|---:|---:|" + ("---:|" if with_perceptual else "") + ("---:|" if with_lpips else "")
-             + ("---:|---:|" if with_spread else "")]
-    for r in rows:
-        lines.append(f"| {r['setting']} | {r['method']} | {r['n_images']} | {_fmt(r['mse'], '.5f')} | "
-                     f"{_fmt(r['psnr'], '.2f')} ± {_fmt(r['psnr_sem'], '.2f')} | {_fmt(r['ssim'], '.3f')} |"
-                     + (f" {_fmt(r['st_lpips'], '.3f')} ± {_fmt(r['st_lpips_sem'], '.3f')} |" if with_perceptual else "")
-                     + (f" {_fmt(r['lpips'], '.3f')} |" if with_lpips else "")
-                     + (f" {_fmt(r.get('spread'), '.4f')} | {_fmt(r.get('spread_error_r'), '.2f')} |"
-                        if with_spread else ""))
-    return "\n".join(lines)
-
-
-def _fmt(value: float | None, spec: str) -> str:
-    """A table cell: ``n/a`` for an undefined (None or NaN) value."""
-    return "n/a" if value is None or math.isnan(value) else format(value, spec)
-
-
 def check_shards(shard_files: list[Path], shards: list[dict], defaults: dict) -> None:
     """Raise :class:`UsageError` unless the shards share the :func:`compared` settings and no
     face appears in two of them, naming the files and the keys that differ."""
@@ -359,7 +267,7 @@ def check_shards(shard_files: list[Path], shards: list[dict], defaults: dict) ->
             raise UsageError(f"cannot merge shards made with other settings: {differ}")
     seen: dict[int, str] = {}
     for path, shard in zip(shard_files, shards):
-        for image_id in sorted({r["image_id"] for r in shard["records"]}):
+        for image_id in sorted({r["image"] for r in shard["records"]}):
             if image_id in seen:
                 raise UsageError(f"cannot merge {seen[image_id]} and {path.name}: both hold face {image_id:06d}")
             seen[image_id] = path.name
@@ -383,7 +291,7 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
     write_json(out / "results.json", {"title": title, "commands": commands, "summary": rows, "paired": paired,
                                       "records": records}, indent=1)
     examples = torch.load(shard_files[0].with_suffix(".examples.pt"), weights_only=True)
-    shown_ids = sorted({r["image_id"] for r in shards[0]["records"]})  # the panels show the first faces
+    shown_ids = sorted({r["image"] for r in shards[0]["records"]})  # the panels show the first faces
     for setting, panel in examples.items():
         save_panel({name: x.float() for name, x in panel.items()}, out / f"examples_{_slug(setting)}.png",
                    captions=_captions(records, setting, shown_ids[:len(panel["truth"])], panel))
@@ -412,11 +320,11 @@ def merge(args: argparse.Namespace, title: str, defaults: dict, figures=None) ->
 
 def _captions(records: list[dict], setting: str, ids: list[int], panel: dict) -> dict[str, list[str]]:
     """Under each example estimate its face's PSNR and ST-LPIPS, from the records."""
-    scores = {(r["method"], r["image_id"]): r for r in records if r["setting"] == setting}
-    return {method: [f"{scores[(method, i)]['psnr']:.1f} dB" + (f" {scores[(method, i)]['st_lpips']:.3f}"
-                                                                 if "st_lpips" in scores[(method, i)] else "")
+    by_face = {(r["method"], r["image"]): r for r in records if r["setting"] == setting}
+    return {method: [f"{by_face[(method, i)]['psnr']:.1f} dB" + (f" {by_face[(method, i)]['st_lpips']:.3f}"
+                                                                  if "st_lpips" in by_face[(method, i)] else "")
                      for i in ids]
-            for method in panel if (method, ids[0]) in scores}
+            for method in panel if (method, ids[0]) in by_face}
 
 
 def _slug(name: str) -> str:
@@ -427,8 +335,8 @@ def _slug(name: str) -> str:
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     """``args`` with the budget they ask for written out (``--paper`` and the defaults
     resolved), so that a shard records the numbers it was made with."""
-    for name, value in vars(budget_from(args)).items():
-        setattr(args, name, value)
+    for key, value in budget_from(args).flat().items():
+        setattr(args, key, value)
     return args
 
 

@@ -2,7 +2,7 @@
 
 Methods: CSGM, CSGM-BP, IAGAN, IAGAN-BP (the paper's step counts) and Lasso-DCT,
 min_c ½‖y − A Dᵀc‖² + λ‖c‖₁ with D the orthonormal 2-D DCT per channel, solved by
-PyLops' FISTA (:mod:`invgen.solvers.methods.lasso_dct`). The paper's Fig. 2 is the plot
+PyLops' FISTA (:func:`invgen.solvers.lasso_dct`). The paper's Fig. 2 is the plot
 this writes (``mse_vs_ratio.png``).
 
     invgen bench cs-curve --n-images 32 --out docs/results/cs_curve

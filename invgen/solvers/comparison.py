@@ -1,0 +1,179 @@
+"""Methods compared on a set of images: per-image records, their summary (mean ± standard
+error) and paired differences against a reference method, as markdown or JSON.
+
+    result = compare(ForwardModel(A, sigma=0.02), faces, ["bicubic", "csgm-bp", "iagan-bp"], G)
+    print(result.markdown())
+
+A record is a dict with ``"method"``, ``"image"`` (an index or id), a ``"setting"`` where
+several problems are compared at once, and one number per metric; the functions below take
+any list of such records (the experiments write them, one file per shard).
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from invgen.forward import ForwardModel, forward_model
+from invgen.generators import Generator
+from invgen.metrics import psnr, ssim, st_lpips
+from invgen.operators import LinearOperator
+from invgen.solvers.pipeline import reconstruct_samples
+from invgen.solvers.registry import Budget
+
+METRICS = ("mse", "psnr", "ssim", "st_lpips", "lpips", "spread", "spread_error_r")
+#: The method every other is compared with, face by face: invgen's default.
+REFERENCE = "iagan-bp"
+
+
+def scores(x: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
+    """MSE, PSNR, SSIM and ST-LPIPS of each estimate ``x`` against ``truth``, ``(B,)`` each."""
+    return {"mse": (x - truth).flatten(1).pow(2).mean(1), "psnr": psnr(x, truth), "ssim": ssim(x, truth),
+            "st_lpips": st_lpips(x, truth)}
+
+
+def _groups(records: list[dict]) -> dict[tuple[str | None, str], list[dict]]:
+    """Records by (setting, method), in first-seen order."""
+    groups: dict[tuple[str | None, str], list[dict]] = {}
+    for r in records:
+        groups.setdefault((r.get("setting"), r["method"]), []).append(r)
+    return groups
+
+
+def _mean_and_sem(values: list[float | None]) -> tuple[float, float]:
+    # null in a record is an undefined value (NaN), e.g. the PSNR of an exact estimate
+    v = torch.tensor([math.nan if x is None else x for x in values], dtype=torch.float64)
+    return v.mean().item(), (v.std() / math.sqrt(len(v))).item() if len(v) > 1 else 0.0
+
+
+def summarise(records: list[dict], metrics: Sequence[str] = METRICS) -> list[dict]:
+    """Mean and standard error over the images of each metric that every record of a
+    (setting, method) group has, one row per group in first-seen order."""
+    rows = []
+    for (setting, method), rs in _groups(records).items():
+        row = {**({"setting": setting} if setting is not None else {}), "method": method, "n_images": len(rs)}
+        for key in (k for k in metrics if all(k in r for r in rs)):
+            row[key], row[f"{key}_sem"] = _mean_and_sem([r[key] for r in rs])
+        rows.append(row)
+    return rows
+
+
+def paired_differences(records: list[dict], reference: str = REFERENCE) -> list[dict]:
+    """Image by image, how far ``reference`` is ahead of each other method of its setting:
+    ``psnr_gain`` = PSNR(reference) − PSNR(method) and ``st_lpips_gain`` = ST-LPIPS(method) −
+    ST-LPIPS(reference) (positive: the reference is better on that axis), each as mean,
+    standard error over the images and the number of images where the reference is better.
+    Settings without the reference give no row; records without both metrics, none at all."""
+    by_key = {(r.get("setting"), r["method"], r["image"]): r for r in records}
+    rows = []
+    for (setting, method), rs in _groups(records).items():
+        if method == reference or (setting, reference, rs[0]["image"]) not in by_key:
+            continue
+        row = {**({"setting": setting} if setting is not None else {}), "method": method, "reference": reference,
+               "n_images": len(rs)}
+        for metric, sign in (("psnr", 1.0), ("st_lpips", -1.0)):
+            if not all(metric in r for r in rs):
+                return []
+            gains = [sign * (by_key[(setting, reference, r["image"])][metric] - r[metric]) for r in rs]
+            row[f"{metric}_gain"], row[f"{metric}_gain_sem"] = _mean_and_sem(gains)
+            row[f"{metric}_wins"] = sum(g > 0 for g in gains)
+        rows.append(row)
+    return rows
+
+
+def _fmt(value: float | None, spec: str) -> str:
+    """A table cell: ``n/a`` for an undefined (None or NaN) value."""
+    return "n/a" if value is None or math.isnan(value) else format(value, spec)
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """:func:`summarise`'s rows as a markdown table: MSE, PSNR ± s.e.m., SSIM and, where every
+    row has them, ST-LPIPS ± s.e.m., LPIPS and the restarts' spread scores."""
+    has = {key: all(key in r for r in rows) for key in ("setting", "st_lpips", "lpips")}
+    spread = any("spread" in r for r in rows)
+    columns = [("setting", lambda r: r["setting"])] if has["setting"] else []
+    columns += [("method", lambda r: r["method"]), ("n", lambda r: str(r["n_images"])),
+                ("MSE", lambda r: _fmt(r["mse"], ".5f")),
+                ("PSNR (dB)", lambda r: f"{_fmt(r['psnr'], '.2f')} ± {_fmt(r['psnr_sem'], '.2f')}"),
+                ("SSIM", lambda r: _fmt(r["ssim"], ".3f"))]
+    if has["st_lpips"]:
+        columns.append(("ST-LPIPS ↓", lambda r: f"{_fmt(r['st_lpips'], '.3f')} ± {_fmt(r['st_lpips_sem'], '.3f')}"))
+    if has["lpips"]:
+        columns.append(("LPIPS ↓", lambda r: _fmt(r["lpips"], ".3f")))
+    if spread:
+        columns += [("spread", lambda r: _fmt(r.get("spread"), ".4f")),
+                    ("r(spread, error)", lambda r: _fmt(r.get("spread_error_r"), ".2f"))]
+    lines = ["| " + " | ".join(name for name, _ in columns) + " |",
+             "|" + "|".join("---" if name in ("setting", "method") else "---:" for name, _ in columns) + "|"]
+    lines += ["| " + " | ".join(cell(r) for _, cell in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def paired_table(rows: list[dict]) -> str:
+    """:func:`paired_differences`'s rows as a markdown table."""
+    reference, with_setting = rows[0]["reference"], "setting" in rows[0]
+    lines = [("| setting " if with_setting else "") + f"| method | {reference} ahead in PSNR (dB) | images | "
+             f"{reference} ahead in ST-LPIPS | images |",
+             ("|---" if with_setting else "") + "|---|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append((f"| {r['setting']} " if with_setting else "") +
+                     f"| {r['method']} | {r['psnr_gain']:+.2f} ± {r['psnr_gain_sem']:.2f} | "
+                     f"{r['psnr_wins']}/{r['n_images']} | {r['st_lpips_gain']:+.3f} ± {r['st_lpips_gain_sem']:.3f} | "
+                     f"{r['st_lpips_wins']}/{r['n_images']} |")
+    return "\n".join(lines)
+
+
+@dataclass
+class Comparison:
+    """Per-image ``records`` of methods on a set of images; ``summary`` and ``paired`` are
+    :func:`summarise` and :func:`paired_differences` of them (against ``reference``)."""
+
+    records: list[dict]
+    reference: str = REFERENCE
+    summary: list[dict] = field(init=False)
+    paired: list[dict] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.summary = summarise(self.records)
+        self.paired = paired_differences(self.records, self.reference)
+
+    def markdown(self) -> str:
+        """The summary table, and the paired table where the reference ran."""
+        paired = f"\n\nPaired, image by image:\n\n{paired_table(self.paired)}" if self.paired else ""
+        return markdown_table(self.summary) + paired
+
+    def to_dict(self) -> dict:
+        """``{"summary", "paired", "records"}``, ready for JSON."""
+        return {"summary": self.summary, "paired": self.paired, "records": self.records}
+
+
+def compare(
+    problem: ForwardModel | LinearOperator,
+    images: torch.Tensor,
+    methods: Sequence[str],
+    generator: Generator | None = None,
+    *,
+    reference: str = REFERENCE,
+    budget: Budget | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> Comparison:
+    """Measure ``images`` ``(B, *A.in_shape)`` with the forward model (image ``i``'s noise seeded
+    by ``seed`` and ``i``, whatever the batch), reconstruct them with every method of
+    ``methods`` (:func:`~invgen.solvers.reconstruct`, one run sharing the work) and score each
+    estimate against its image (:func:`scores`). ``"seconds"`` in each record is the run's
+    time per image, shared by all the methods of the run."""
+    model = forward_model(problem)
+    y = model.measure(images, seeds=[seed * 100003 + i for i in range(len(images))])
+    t0 = time.time()
+    samples = reconstruct_samples(model, y, list(methods), generator, budget=budget, seed=seed, progress=progress)
+    seconds = (time.time() - t0) / len(images)
+    records = []
+    for method, estimates in samples.items():
+        values = scores(estimates.mean(), images)
+        records += [{"method": method, "image": i, **{k: v[i].item() for k, v in values.items()}, "seconds": seconds}
+                    for i in range(len(images))]
+    return Comparison(records, reference)
