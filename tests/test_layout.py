@@ -57,3 +57,46 @@ def test_the_check_finds_every_way_of_importing_the_application():
         assert application_imports(source, "invgen.solvers.registry"), source
     assert not application_imports("from invgen.solvers import reconstruct\nfrom . import base\n",
                                    "invgen.solvers.registry")
+
+
+SCRIPTS = sorted([*(ROOT / "benchmarks").glob("*.py"), *(ROOT / "examples").glob("*.py")])
+
+
+def private_imports(source: str) -> list[str]:
+    """Every ``invgen`` module or name imported by ``source`` that is private (a part starting with ``_``)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "invgen":
+            found += [f"{node.module}.{a.name}" for a in node.names
+                      if any(part.startswith("_") for part in [*node.module.split("."), a.name])]
+        elif isinstance(node, ast.Import):
+            found += [a.name for a in node.names
+                      if a.name.split(".")[0] == "invgen" and any(p.startswith("_") for p in a.name.split("."))]
+    return found
+
+
+def test_benchmarks_and_examples_import_nothing_private():
+    assert len(SCRIPTS) > 10
+    offenders = {p.name: private_imports(p.read_text()) for p in SCRIPTS}
+    assert not {name: found for name, found in offenders.items() if found}
+
+
+def test_the_private_import_check_finds_them():
+    assert private_imports("from invgen.priors._per_image import PerImageWeights") == [
+        "invgen.priors._per_image.PerImageWeights"]
+    assert private_imports("from invgen.solvers.loop import _check_parameters") == [
+        "invgen.solvers.loop._check_parameters"]
+    assert private_imports("import invgen._secret") == ["invgen._secret"]
+    assert not private_imports("from invgen.solvers import csgm\nfrom torch import _C")
+
+
+def test_no_public_name_of_a_package_shadows_one_of_its_modules():
+    import importlib
+    import pkgutil
+
+    for package in ("invgen", "invgen.solvers", "invgen.operators", "invgen.generators", "invgen.priors",
+                    "invgen.metrics"):
+        module = importlib.import_module(package)
+        submodules = {info.name for info in pkgutil.iter_modules(module.__path__)}
+        shadowed = {name for name in getattr(module, "__all__", []) if name in submodules}
+        assert not shadowed, f"{package} exports {sorted(shadowed)}, which are also its modules' names"

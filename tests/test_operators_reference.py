@@ -27,7 +27,7 @@ from invgen.operators import (
     check,
     from_pylops,
 )
-from invgen.operators.check import OperatorCheckError
+from invgen.operators import OperatorCheckError
 
 def _randn(shape, seed=0):
     return torch.randn(shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))

@@ -12,7 +12,7 @@ from invgen.operators.base import (
     singular_threshold,
 )
 from invgen.operators.blur import Blur
-from invgen.operators.check import CheckReport, OperatorCheckError, check
+from invgen.operators.identities import CheckReport, OperatorCheckError, check
 from invgen.operators.dct import SubsampledDCT
 from invgen.operators.gaussian_cs import GaussianCS
 from invgen.operators.identity import Identity

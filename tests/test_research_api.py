@@ -1,0 +1,102 @@
+"""The research API keeps one source of truth: a method's function called with no settings runs
+exactly what ``reconstruct`` (and so the command line) runs; the forward model carries the noise
+and its likelihood through every method; results are (B, K, ...) with K explicit."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from invgen.fidelity import PoissonNLL, squared_error
+from invgen.forward import ForwardModel
+from invgen.generators.face64 import build_face64
+from invgen.operators import SuperResolution
+from invgen.solvers import (Budget, CSGMSettings, DIPSettings, IAGANSettings, csgm, dip, iagan, reconstruct,
+                            reconstruct_samples)
+from invgen.solvers import image_adaptive, latent_search
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+@pytest.fixture(scope="module")
+def problem():
+    torch.manual_seed(0)
+    G = build_face64(8, 4)
+    A = SuperResolution((3, 64, 64), 8)
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    return G, A, x, A(x)
+
+
+def test_functions_with_no_settings_run_what_reconstruct_runs(problem):
+    G, A, _, y = problem
+    start = csgm(A, y, G, progress=False)  # invgen's defaults: 1000 steps, 4 starts kept
+    adapted = iagan(A, y, G, start, progress=False)
+    samples = reconstruct_samples(A, y, ["csgm", "iagan"], G, progress=False)
+    assert start.x.shape == (2, CSGMSettings().restarts, 3, 64, 64) == samples["csgm"].x.shape
+    assert torch.equal(start.x, samples["csgm"].x) and torch.equal(adapted.x, samples["iagan"].x)
+    assert torch.equal(start.x.mean(1), reconstruct(A, y, ["csgm"], G, progress=False)["csgm"])
+    # ... and the settings given to one run are the ones the other runs with.
+    quick = Budget(csgm=CSGMSettings(steps=7, restarts=2), iagan=IAGANSettings(steps=3))
+    alone = iagan(A, y, G, csgm(A, y, G, quick.of("csgm"), progress=False), quick.of("iagan"), progress=False)
+    assert torch.equal(alone.x, reconstruct_samples(A, y, ["iagan"], G, budget=quick, progress=False)["iagan"].x)
+
+
+def test_the_paper_preset_keeps_one_start_per_image(problem):
+    G, A, _, y = problem
+    estimates = reconstruct_samples(A, y, ["csgm-bp"], G, budget=Budget.paper().replace(
+        csgm=CSGMSettings(steps=3, restarts=3, average=False, latent_weight=0.0)), progress=False)["csgm-bp"]
+    assert estimates.k == 1 and estimates.objective.shape == (2, 1)
+
+
+def record_fidelities(monkeypatch, module) -> list:
+    seen = []
+    solve = module.solve
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["fidelity"])
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(module, "solve", spy)
+    return seen
+
+
+def test_poisson_data_go_through_iagan_bp_with_their_likelihood(problem, monkeypatch):
+    G, A, x, _ = problem
+    model = ForwardModel(A, noise="poisson", peak=50)
+    y = model.measure(x, torch.Generator().manual_seed(0))
+    searched, adapted = record_fidelities(monkeypatch, latent_search), record_fidelities(monkeypatch, image_adaptive)
+    budget = Budget(csgm=CSGMSettings(steps=5, restarts=2), iagan=IAGANSettings(steps=4))
+    poisson = reconstruct(model, y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
+    assert isinstance(searched[0], PoissonNLL) and searched[0].peak == 50
+    # IAGAN fits the Poisson likelihood on the measurements it does not hold out.
+    assert isinstance(adapted[0].fidelity, PoissonNLL)
+    gaussian = reconstruct(ForwardModel(A, sigma=0.02), y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
+    assert searched[1] is squared_error and poisson.shape == gaussian.shape == x.shape
+    assert torch.isfinite(poisson).all() and not torch.allclose(poisson, gaussian)
+
+
+def test_noise_halves_iagans_steps_and_an_operator_alone_is_noiseless(problem):
+    G, A, x, y = problem
+    start = csgm(A, y, G, CSGMSettings(steps=2, restarts=1), progress=False)
+    settings = IAGANSettings(steps=6, holdout=0.0)
+    assert len(iagan(A, y, G, start, settings, progress=False).solve.history) == 6
+    noisy = ForwardModel(A, sigma=1e-6)  # noise too small for the discrepancy principle to stop early
+    assert len(iagan(noisy, y, G, start, settings, progress=False).solve.history) == 3
+
+
+def test_dip_returns_one_estimate_per_image(problem):
+    _, A, _, y = problem
+    estimates = dip(A, y, DIPSettings(steps=2), progress=False)
+    assert estimates.x.shape == (2, 1, 3, 64, 64) and torch.equal(estimates.mean(), estimates.x[:, 0])
+    assert estimates.spread().abs().max() == 0
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: CSGMSettings(steps=0), "steps"),
+    (lambda: IAGANSettings(holdout=1.0), "holdout"),
+    (lambda: CSGMSettings(average=1), "average"),
+    (lambda: Budget(csgm=IAGANSettings()), "CSGMSettings"),
+    (lambda: Budget(nonsense=CSGMSettings()), "unknown method"),
+])
+def test_bad_settings_are_refused_naming_the_setting(make, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        make()
