@@ -21,12 +21,27 @@ from invgen.app import cli
 from invgen.app.experiments import common
 from invgen.app.training import export_generator
 from invgen.data import decode_image
+from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError, load_generator, wrap
 from invgen.generators.face64 import FaceDCGAN
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
 from invgen.priors import GenerativePrior
-from invgen.solvers import Budget, back_project, csgm, dip, iagan, reconstruct
+from invgen.solvers import (
+    Budget,
+    CSGMSettings,
+    DIPSettings,
+    Estimates,
+    IAGANSettings,
+    LassoDCTSettings,
+    back_project,
+    csgm,
+    dip,
+    iagan,
+    lasso_dct,
+    reconstruct,
+)
+from invgen.solvers.comparison import markdown_table, summarise
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 LATENT = 4
@@ -93,10 +108,21 @@ RECONSTRUCT = ["reconstruct", "FACE", "--task", "sr4", "--method", "csgm", "--ge
 
 CLI_CASES = [
     # (extra arguments replacing or extending RECONSTRUCT, what the one line must name)
-    (["--steps", "0"], "--steps"),
-    (["--steps", "-5"], "--steps"),
+    (["--csgm-steps", "0"], "--csgm-steps"),
+    (["--csgm-steps", "-5"], "--csgm-steps"),
+    (["--csgm-steps", "2.5"], "--csgm-steps"),
+    (["--steps", "3"], "unrecognized arguments: --steps"),  # gone: --csgm-steps, --dip-steps
     (["--iagan-steps", "-1"], "--iagan-steps"),
-    (["--restarts", "0"], "--restarts"),
+    (["--csgm-restarts", "0"], "--csgm-restarts"),
+    (["--restarts", "2"], "unrecognized arguments: --restarts"),  # now --csgm-restarts
+    (["--best-start"], "unrecognized arguments: --best-start"),  # now --no-csgm-average
+    (["--csgm-lr", "0"], "--csgm-lr"),
+    (["--csgm-latent-weight", "-1"], "--csgm-latent-weight"),
+    (["--method", "dip", "--dip-lr", "nan"], "--dip-lr"),
+    (["--method", "dip", "--dip-steps", "0"], "--dip-steps"),
+    (["--task", "cs:0.1", "--method", "lasso-dct", "--lasso-dct-iterations", "0"], "--lasso-dct-iterations"),
+    (["--task", "cs:0.1", "--method", "lasso-dct", "--lasso-dct-lambda-fraction", "-1"],
+     "--lasso-dct-lambda-fraction"),
     (["--seed", "-1"], "--seed"),
     (["--seed", "99999999999999999999"], "--seed"),
     (["--noise", "nan"], "--noise"),
@@ -127,6 +153,7 @@ CLI_CASES = [
     (["--task", "cs:0.1", "--method", "iagan", "--iagan-holdout-block", "4"], "held-out blocks need image"),
     (["--method", "iagan", "--iagan-holdout", "1"], "--iagan-holdout"),
     (["--csgm-precision", "float8"], "--csgm-precision"),
+    (["--iagan-precision", "float8"], "--iagan-precision"),
 ]
 
 
@@ -164,9 +191,10 @@ def test_cli_mistakes_are_one_line_exit_2_nothing_written(extra, culprit, files,
 BENCH_CASES = [
     (["--csgm-steps", "0"], "--csgm-steps"),
     (["--dip-steps", "-3"], "--dip-steps"),
-    (["--restarts", "0"], "--restarts"),
-    (["--lr-z", "nan"], "--lr-z"),
-    (["--lr-theta", "-1"], "--lr-theta"),
+    (["--csgm-restarts", "0"], "--csgm-restarts"),
+    (["--iagan-lr-z", "nan"], "--iagan-lr-z"),
+    (["--iagan-lr-theta", "-1"], "--iagan-lr-theta"),
+    (["--iagan-holdout", "-0.1"], "--iagan-holdout"),
     (["--n-images", "0"], "--n-images"),
     (["--n-images", "5000"], "--n-images 5000"),
     (["--seed", "2.5"], "--seed"),
@@ -300,7 +328,7 @@ def test_bench_without_out_leaves_docs_untouched(tmp_path, fake_celeba, files, m
     assert run_cli(_tiny_bench(fake_celeba, files["generator"]), capsys)[0] == 0
     assert _tree(tmp_path / "docs") == before
     results = json.loads((tmp_path / "invgen-results" / "inpainting" / "results.json").read_text())
-    assert {r["image_id"] for r in results["records"]} == {9001, 9002}
+    assert {r["image"] for r in results["records"]} == {9001, 9002}
     assert results["commands"][0].startswith("invgen bench inpainting --data")
 
 
@@ -313,7 +341,8 @@ def test_bench_refuses_to_mix_settings_before_computing(tmp_path, fake_celeba, f
     monkeypatch.setattr(common, "reconstruct_samples", lambda *a, **k: pytest.fail("computed before refusing"))
     code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "2/2", "--out", out,
                                        "--csgm-steps", "2", "--seed", "1"), capsys)
-    assert code == 2 and "seed: 0 in shard_1_of_2.json, 1 in this run" in err and "csgm_steps: 1 in" in err
+    assert code == 2 and "seed: 0 in shard_1_of_2.json, 1 in this run" in err
+    assert "csgm.steps: 1 in shard_1_of_2.json, 2 in this run" in err
     # The same shard name over other faces would replace the first run.
     code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "1/2", "--out", out,
                                        "--n-images", "1"), capsys)
@@ -326,20 +355,26 @@ def test_merge_refuses_shards_of_other_settings_or_the_same_faces(tmp_path, caps
     shards.mkdir(parents=True)
     config = vars(common.resolve_settings(common.build_parser("inpainting", "x").parse_args([])))
     record = {"task": "inpaint", "noise_std": 0.0, "setting": "inpaint", "method": "pinv", "mse": 0.1, "psnr": 10.0,
-              "ssim": 0.5, "image_id": 9001}
+              "ssim": 0.5, "image": 9001}
 
-    def write(name, image_id, **changes):
+    def write(name, image, config=config, **changes):
         (shards / name).write_text(json.dumps({"command": "x", "config": {**config, **changes},
-                                               "records": [{**record, "image_id": image_id}]}))
+                                               "records": [{**record, "image": image}]}))
 
     write("shard_1_of_2.json", 9001)
-    write("shard_2_of_2.json", 9002, generator="began:g.pth", iagan_steps=7)
+    write("shard_2_of_2.json", 9002, generator="began:g.pth", **{"iagan.steps": 7})
     code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
     assert code == 2 and "generator: 'default' in shard_1_of_2.json, 'began:g.pth' in shard_2_of_2.json" in err
-    assert f"iagan_steps: {Budget().iagan_steps} in shard_1_of_2.json, 7 in shard_2_of_2.json" in err
+    assert f"iagan.steps: {Budget().of('iagan').steps} in shard_1_of_2.json, 7 in shard_2_of_2.json" in err
     write("shard_2_of_2.json", 9001)
     code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
     assert code == 2 and "both hold face 009001" in err
+    # A shard of an older invgen (flat settings such as "iagan_steps", no "iagan.steps") is refused, not guessed.
+    older = {k: v for k, v in config.items() if "." not in k} | {"csgm_steps": 1600, "iagan_steps": 500}
+    write("shard_2_of_2.json", 9002, config=older)
+    code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
+    assert code == 2 and "made by an older invgen records no" in err and "csgm.steps" in err
+    assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out" / "results.json").exists()
 
 
@@ -356,9 +391,9 @@ def test_bench_names_a_broken_face_or_shard_file(tmp_path, fake_celeba, files, c
 def test_undefined_scores_are_null_in_results(tmp_path):
     records = [{"setting": "denoise", "task": "denoise", "noise_std": 0.0, "method": "pinv", "mse": 0.0,
                 "psnr": psnr, "ssim": 1.0} for psnr in (None, 30.0)]
-    row = common.summarise(records)[0]
+    row = summarise(records)[0]
     assert math.isnan(row["psnr"]) and row["ssim"] == 1.0
-    assert "| denoise | pinv | 2 | 0.00000 | n/a ± n/a | 1.000 |" in common.markdown_table([row])
+    assert "| denoise | pinv | 2 | 0.00000 | n/a ± n/a | 1.000 |" in markdown_table([row])
     common.write_json(tmp_path / "r.json", {"summary": [row]})
     assert json.loads((tmp_path / "r.json").read_text())["summary"][0]["psnr"] is None
 
@@ -378,22 +413,37 @@ API_CASES = [
     ("float16 x", lambda G: SuperResolution(SHAPE, 2)(torch.zeros(1, *SHAPE, dtype=torch.float16)), TypeError,
      "float32"),
     ("int y", lambda G: Identity(SHAPE).adjoint(torch.zeros(1, *SHAPE, dtype=torch.int64)), TypeError, "float64"),
-    ("csgm lr=nan", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, steps=1, lr=math.nan,
-                                   progress=False), ValueError, "lr"),
-    ("csgm steps=0", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, steps=0, progress=False),
-     ValueError, "steps"),
-    ("csgm restarts=0", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, restarts=0,
-                                       progress=False), ValueError, "restarts"),
-    ("csgm noise=inf", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, noise_std=math.inf,
-                                      progress=False), ValueError, "noise_std"),
+    ("csgm lr=nan", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G,
+                                   CSGMSettings(steps=1, lr=math.nan), progress=False), ValueError, "lr"),
+    ("csgm steps=0", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G, CSGMSettings(steps=0),
+                                    progress=False), ValueError, "steps"),
+    ("csgm restarts=0", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G,
+                                       CSGMSettings(restarts=0), progress=False), ValueError, "restarts"),
+    ("csgm average=1", lambda G: CSGMSettings(average=1), ValueError, "average must be True or False"),
+    ("csgm precision", lambda G: CSGMSettings(precision="float8"), ValueError, "precision must be one of"),
+    ("csgm noise=inf", lambda G: csgm(ForwardModel(Identity((1, 16, 16)), sigma=math.inf),
+                                      torch.zeros(1, 1, 16, 16), G, progress=False), ValueError, "sigma"),
+    ("csgm of no operator", lambda G: csgm("sr4", torch.zeros(1, 1, 16, 16), G, progress=False), TypeError,
+     "expected a ForwardModel or an invgen LinearOperator, got str"),
+    ("csgm z_init shape", lambda G: csgm(Identity((1, 16, 16)), torch.zeros(2, 1, 16, 16), G,
+                                         CSGMSettings(steps=1, restarts=2), z_init=torch.zeros(2, 1, LATENT),
+                                         progress=False), ValueError, r"z_init must have shape.*\(2, 2, 4\)"),
     ("iagan lr_theta=inf", lambda G: iagan(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G,
-                                           torch.zeros(1, LATENT), lr_theta=math.inf, progress=False),
+                                           Estimates(torch.zeros(1, 1, 1, 16, 16), z=torch.zeros(1, 1, LATENT)),
+                                           IAGANSettings(lr_theta=math.inf), progress=False),
      ValueError, "lr_theta"),
-    ("dip lr=0", lambda G: dip(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), lr=0.0, progress=False),
-     ValueError, "lr"),
-    ("prior z_init NaN", lambda G: GenerativePrior(G, 1, z_init=torch.full((1, LATENT), math.nan)), ValueError,
-     "z_init"),
-    ("wrong resolution", lambda G: csgm(Identity((1, 32, 32)), torch.zeros(1, 1, 32, 32), G, steps=1,
+    ("iagan holdout=1", lambda G: IAGANSettings(holdout=1.0), ValueError, "holdout must be a number in"),
+    ("iagan start without latents", lambda G: iagan(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), G,
+                                                    Estimates.single(torch.zeros(1, 1, 16, 16)), progress=False),
+     ValueError, "start must be the latent search's estimates"),
+    ("dip lr=0", lambda G: dip(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16), DIPSettings(lr=0.0),
+                               progress=False), ValueError, "lr"),
+    ("lasso iterations=0", lambda G: lasso_dct(Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16),
+                                               LassoDCTSettings(iterations=0), progress=False), ValueError,
+     "iterations"),
+    ("prior z_init NaN", lambda G: GenerativePrior(G, 1, lr=0.1, z_init=torch.full((1, LATENT), math.nan)),
+     ValueError, "z_init"),
+    ("wrong resolution", lambda G: csgm(Identity((1, 32, 32)), torch.zeros(1, 1, 32, 32), G, CSGMSettings(steps=1),
                                         progress=False), ValueError, "Sequential, latent_dim=4"),
     ("back_project batch", lambda G: back_project(Identity(SHAPE), torch.zeros(2, *SHAPE), torch.zeros(3, *SHAPE)),
      ValueError, "estimate x"),
@@ -401,7 +451,13 @@ API_CASES = [
     ("z dtype", lambda G: G(torch.zeros(1, LATENT, dtype=torch.float64)), TypeError, "float64"),
     ("holdout blocks of vectors", lambda G: reconstruct(
         GaussianCS((1, 16, 16), 64), torch.zeros(1, 64), ["csgm", "iagan"], G,
-        budget=Budget(iagan_holdout_block=4), progress=False), ValueError, "held-out blocks need image"),
+        budget=Budget(iagan=IAGANSettings(holdout_block=4)), progress=False), ValueError, "held-out blocks need image"),
+    ("budget of an unknown method", lambda G: Budget(magic=CSGMSettings()), TypeError, "unknown method 'magic'"),
+    ("budget of other settings", lambda G: Budget(iagan=CSGMSettings()), TypeError,
+     "iagan takes a IAGANSettings, got CSGMSettings"),
+    ("budget of an unknown method's", lambda G: Budget().of("magic"), KeyError, "unknown method 'magic'"),
+    ("budget changed in place", lambda G: setattr(Budget(), "csgm", CSGMSettings()), AttributeError,
+     r"immutable; use budget.replace\(csgm=...\)"),
     ("psnr NaN", lambda G: psnr(torch.full((1, *SHAPE), math.nan), torch.zeros(1, *SHAPE)), ValueError, "x contains"),
 ]
 
@@ -447,19 +503,23 @@ def test_non_finite_measurements_are_refused(op, bad, where, dtype):
 
 
 HYPER_PARAMETERS = {
-    "csgm": ["lr", "steps", "restarts", "noise_std", "latent_weight", "patience"],
-    "iagan": ["lr_z", "lr_theta", "steps", "noise_std", "patience"],
-    "dip": ["lr", "steps", "noise_std", "patience"],
+    "csgm": ["lr", "steps", "restarts", "latent_weight"],
+    "iagan": ["lr_z", "lr_theta", "steps", "holdout", "holdout_block"],
+    "dip": ["lr", "steps"],
+    "lasso-dct": ["lambda_fraction", "iterations"],
 }
 
 
 def _solve(method: str, G, **setting):
     A, y = Identity((1, 16, 16)), torch.zeros(1, 1, 16, 16)
     if method == "csgm":
-        return csgm(A, y, G, progress=False, **setting)
+        return csgm(A, y, G, CSGMSettings(**setting), progress=False)
     if method == "iagan":
-        return iagan(A, y, G, torch.zeros(1, LATENT), progress=False, **setting)
-    return dip(A, y, progress=False, **setting)
+        start = Estimates(torch.zeros(1, 1, 1, 16, 16), z=torch.zeros(1, 1, LATENT))
+        return iagan(A, y, G, start, IAGANSettings(**setting), progress=False)
+    if method == "dip":
+        return dip(A, y, DIPSettings(**setting), progress=False)
+    return lasso_dct(A, y, LassoDCTSettings(**setting), progress=False)
 
 
 @settings(max_examples=40, deadline=None)
@@ -467,10 +527,12 @@ def _solve(method: str, G, **setting):
        value=st.one_of(NON_FINITE, st.sampled_from([-1.0, -5, 0]), st.booleans()))
 def test_non_finite_or_out_of_range_hyper_parameters_are_refused(data, method, value, G):
     name = data.draw(st.sampled_from(HYPER_PARAMETERS[method]))
-    if value == 0 and not isinstance(value, bool) and name in ("noise_std", "latent_weight"):
-        return  # no noise and no latent penalty are valid
+    if value == 0 and not isinstance(value, bool) and name in ("latent_weight", "holdout", "holdout_block"):
+        return  # no latent penalty, nothing held out, squares chosen from the operator: valid
     with pytest.raises(ValueError, match=name):
         _solve(method, G, **{name: value})
+    with pytest.raises(ValueError, match=name):  # the same check where budgets are read from result files
+        Budget.from_flat({f"{method}.{name}": value})
 
 
 @pytest.fixture

@@ -7,10 +7,10 @@ import scipy.fft
 import torch
 
 from invgen.app.tasks import make_operator
+from invgen.forward import ForwardModel
 from invgen.operators import Blur, GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
-from invgen.solvers import reconstruct
+from invgen.solvers import back_project, bicubic_upsample, reconstruct
 from invgen.solvers.back_projection import noise_adapted_eps
-from invgen.solvers.methods.baselines import bicubic_upsample
 
 SHAPE = (3, 32, 32)
 
@@ -49,11 +49,41 @@ def test_noise_adapted_eps():
     A = Identity((1, 4, 4))
     y = torch.zeros(2, 1, 4, 4)
     x = torch.stack([torch.full((1, 4, 4), 0.1), torch.full((1, 4, 4), 1.0)])
-    assert noise_adapted_eps(A, y, x, 0.0).eq(0).all()
-    eps = noise_adapted_eps(A, y, x, 0.1)
+    assert noise_adapted_eps(ForwardModel(A), y, x).eq(0).all()
+    eps = noise_adapted_eps(ForwardModel(A, sigma=0.1), y, x)
     # Residual energy 16·0.01 equals the expected noise (huge η: no correction);
     # residual 16·1 is mostly signal (η = 0.16 / 15.84).
     assert eps[0] > 100 and abs(eps[1].item() - 0.16 / 15.84) < 1e-6
+
+
+def test_noise_adapted_eps_of_poisson_noise_reads_each_images_counts():
+    # Poisson noise of peak 100 on y: expected ‖n‖² = Σ y / 100 per image, 0.04 for image 0
+    # (16 entries of 0.25) and 0.16 for image 1 (16 of 1.0).
+    A = Identity((1, 4, 4))
+    y = torch.stack([torch.full((1, 4, 4), 0.25), torch.full((1, 4, 4), 1.0)])
+    x = torch.stack([torch.full((1, 4, 4), 0.2), torch.full((1, 4, 4), 0.0)])
+    eps = noise_adapted_eps(ForwardModel(A, noise="poisson", peak=100.0), y, x)
+    # image 0: residual 16·0.05² = 0.04, all noise (huge η); image 1: residual 16, η = 0.16 / 15.84
+    assert eps[0] > 100 and abs(eps[1].item() - 0.16 / 15.84) < 1e-6
+
+
+def test_back_projection_of_a_noisy_model_regularises_each_image_with_its_own_eps():
+    A = SuperResolution((1, 8, 8), 2)
+    g = torch.Generator().manual_seed(0)
+    x_true, x_guess = torch.rand(2, 1, 8, 8, generator=g), torch.rand(2, 1, 8, 8, generator=g)
+    x_guess[1] = x_true[1] + 0.01 * torch.randn(1, 8, 8, generator=g)  # image 1 is nearly right already
+    model = ForwardModel(A, sigma=0.05)
+    y = model.measure(x_true, torch.Generator().manual_seed(1))
+    etas = noise_adapted_eps(model, y, x_guess)
+    assert etas[1] > 10 * etas[0]  # a residual of mostly noise is corrected less
+    expected = torch.cat([x_guess[i:i + 1] + A.pinv(y[i:i + 1] - A(x_guess[i:i + 1]), eps=float(etas[i]))
+                          for i in range(2)])
+    torch.testing.assert_close(back_project(model, y, x_guess), expected)
+    # an operator, or the noiseless model, projects exactly onto {x : A x = y}
+    for exact in (A, ForwardModel(A)):
+        torch.testing.assert_close(A(back_project(exact, y, x_guess)), y)
+    # a given eps is used for every image, noisy model or not
+    torch.testing.assert_close(back_project(model, y, x_guess, eps=0.5), x_guess + A.pinv(y - A(x_guess), eps=0.5))
 
 
 def test_bicubic_only_for_super_resolution():
@@ -70,6 +100,8 @@ def test_reconstruct_rejects_unknown_methods_and_missing_generator():
         reconstruct(A, torch.zeros(1, *SHAPE), ["magic"])
     with pytest.raises(ValueError, match="need a generator"):
         reconstruct(A, torch.zeros(1, *SHAPE), ["csgm"])
+    with pytest.raises(ValueError, match="csgm, iagan need a generator"):  # and the method it continues from
+        reconstruct(A, torch.zeros(1, *SHAPE), ["iagan-bp"])
 
 
 def test_lasso_dct_recovers_an_image_sparse_in_the_dct_where_the_pseudo_inverse_does_not():
