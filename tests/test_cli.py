@@ -40,7 +40,7 @@ def test_help_lists_commands(capsys):
 def test_reconstruct_writes_estimates_and_metrics(tmp_path, tiny_generator, face_png):
     out = tmp_path / "out"
     code = cli.main(["reconstruct", face_png, "--task", "sr4", "--method", "iagan", "--bp", "--generator",
-                     tiny_generator, "--steps", "3", "--iagan-steps", "2", "--out", str(out), "--quiet"])
+                     tiny_generator, "--csgm-steps", "3", "--iagan-steps", "2", "--out", str(out), "--quiet"])
     assert code == 0
     for suffix in ("truth", "measurement", "iagan-bp"):
         assert (out / f"face_{suffix}.png").is_file()
@@ -48,22 +48,37 @@ def test_reconstruct_writes_estimates_and_metrics(tmp_path, tiny_generator, face
         assert img.size == (64, 64)
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["method"] == "iagan-bp"
+    assert metrics["budget"]["csgm.steps"] == 3 and metrics["budget"]["iagan.steps"] == 2
+    assert metrics["budget"]["csgm.restarts"] == 4 and metrics["budget"]["csgm.average"] is True
     assert np.isfinite(metrics["images"]["face"]["psnr"])
     assert 0 < metrics["images"]["face"]["st_lpips"] < 1
     # The default budget averages 4 starts: their disagreement is written as an uncertainty map.
     face = metrics["images"]["face"]
-    assert face["spread_image"] == "face_iagan-bp_spread.png" and 0 < face["spread_mean"] < face["spread_max"]
-    with Image.open(out / "face_iagan-bp_spread.png") as img:
+    assert face["restart_spread_image"] == "face_iagan-bp_restart_spread.png"
+    assert 0 < face["restart_spread_mean"] < face["restart_spread_max"]
+    with Image.open(out / "face_iagan-bp_restart_spread.png") as img:
         spread = np.asarray(img)
     assert spread.shape == (64, 64) and spread.max() == 255  # scaled to its largest value
 
 
 def test_keeping_the_best_start_writes_no_uncertainty_map(tmp_path, tiny_generator, face_png):
     out = tmp_path / "out"
-    assert cli.main(["reconstruct", face_png, "--task", "sr4", "--method", "csgm", "--best-start", "--generator",
-                     tiny_generator, "--steps", "3", "--out", str(out), "--quiet"]) == 0
+    assert cli.main(["reconstruct", face_png, "--task", "sr4", "--method", "csgm", "--no-csgm-average",
+                     "--generator", tiny_generator, "--csgm-steps", "3", "--out", str(out), "--quiet"]) == 0
     assert not list(out.glob("*spread*"))
-    assert "spread_max" not in json.loads((out / "metrics.json").read_text())["images"]["face"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["budget"]["csgm.average"] is False and metrics["budget"]["csgm.steps"] == 3
+    assert not any("spread" in key for key in metrics["images"]["face"])
+
+
+def test_paper_takes_the_papers_settings_and_a_flag_still_changes_one(tmp_path, tiny_generator, face_png):
+    out = tmp_path / "out"
+    assert cli.main(["reconstruct", face_png, "--task", "sr4", "--method", "csgm", "--paper", "--csgm-steps", "3",
+                     "--generator", tiny_generator, "--out", str(out), "--quiet"]) == 0
+    budget = json.loads((out / "metrics.json").read_text())["budget"]
+    assert budget["csgm.steps"] == 3 and budget["csgm.restarts"] == 1 and budget["csgm.average"] is False
+    assert budget["csgm.latent_weight"] == 0.0 and budget["iagan.steps"] == 500 and budget["iagan.holdout"] == 0.0
+    assert not list(out.glob("*spread*"))  # one start: nothing to disagree
 
 
 def test_reconstruct_without_generator_method(tmp_path, face_png):
@@ -132,9 +147,13 @@ def test_unknown_method_is_rejected_by_argparse(face_png, capsys):
 
 
 def test_demo_with_a_tiny_budget(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm_steps": 2, "restarts": 2, "iagan_steps": 2, "dip_steps": 2})
+    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm.steps": 2, "csgm.restarts": 2, "iagan.steps": 2,
+                                                 "dip.steps": 2})
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
-    metrics = json.loads((tmp_path / "metrics.json").read_text())["metrics"]
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert {key: written["budget"][key] for key in ("csgm.steps", "csgm.restarts", "iagan.steps", "dip.steps")} == {
+        "csgm.steps": 2, "csgm.restarts": 2, "iagan.steps": 2, "dip.steps": 2}
+    metrics = written["metrics"]
     assert set(metrics) == {"bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"}
     table = capsys.readouterr().out
     assert "ST-LPIPS" in table
@@ -149,6 +168,7 @@ def test_demo_never_overwrites_an_earlier_demo(tmp_path, monkeypatch, capsys):
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (tmp_path / "demo.png").read_bytes() == b"an earlier result"
-    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm_steps": 2, "restarts": 2, "iagan_steps": 2, "dip_steps": 2})
+    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm.steps": 2, "csgm.restarts": 2, "iagan.steps": 2,
+                                                 "dip.steps": 2})
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet", "--overwrite"]) == 0
     assert (tmp_path / "demo.png").read_bytes() != b"an earlier result"
