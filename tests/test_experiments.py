@@ -14,6 +14,8 @@ from invgen.app.training import export_generator
 from invgen.generators import build_began
 from invgen.generators.began import _official_names
 from invgen.generators.face64 import FaceDCGAN
+from invgen.solvers import Budget
+from invgen.solvers.comparison import paired_differences
 
 
 @pytest.mark.parametrize("n, parts", [(10, 1), (10, 3), (7, 7), (5, 8)])
@@ -54,7 +56,12 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     assert not (out / "results.json").exists()
     EXPERIMENTS["inpainting"]([*args, "--merge"])
     results = json.loads((out / "results.json").read_text())
-    assert sorted({r["image_id"] for r in results["records"]}) == [9001, 9002, 9003]
+    assert sorted({r["image"] for r in results["records"]}) == [9001, 9002, 9003]
+    # each shard records the settings it ran with, method by method, as the keys that are compared
+    shard = json.loads((out / "shards" / "shard_1_of_2.json").read_text())
+    assert set(common.compared()) == {"seed", "generator", "encoder", *Budget().flat()}
+    assert {key: shard["config"][key] for key in Budget().flat()} == {
+        **Budget().flat(), "csgm.steps": 2, "iagan.steps": 2, "dip.steps": 2}
     methods = {row["method"]: row for row in results["summary"]}
     assert set(methods) == {"pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"}
     assert all(row["n_images"] == 3 for row in methods.values())
@@ -74,17 +81,22 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
 
 
 def test_paired_differences_against_known_records():
-    def rec(method, image_id, psnr, st):
-        return {"setting": "sr4", "method": method, "image_id": image_id, "psnr": psnr, "st_lpips": st}
+    def rec(method, image, psnr, st):
+        return {"setting": "sr4", "method": method, "image": image, "psnr": psnr, "st_lpips": st}
 
     records = [rec("iagan-bp", 1, 25.0, 0.10), rec("iagan-bp", 2, 24.0, 0.20),
                rec("dip", 1, 24.0, 0.15), rec("dip", 2, 24.5, 0.10)]
-    (row,) = common.paired_differences(records)
+    (row,) = paired_differences(records)
     assert row["method"] == "dip" and row["reference"] == "iagan-bp"
     assert row["psnr_gain"] == pytest.approx(0.25) and row["psnr_gain_sem"] == pytest.approx(0.75)
     assert row["st_lpips_gain"] == pytest.approx(-0.025) and row["st_lpips_gain_sem"] == pytest.approx(0.075)
     assert row["psnr_wins"] == 1 and row["st_lpips_wins"] == 1
-    assert common.paired_differences([r for r in records if r["method"] == "dip"]) == []  # no reference
+    assert paired_differences([r for r in records if r["method"] == "dip"]) == []  # no reference
+    # records without a setting (one problem) pair the same way, matched by image, not by order
+    unset = [{k: v for k, v in r.items() if k != "setting"} for r in reversed(records)]
+    (row_unset,) = paired_differences(unset)
+    assert "setting" not in row_unset and row_unset["psnr_gain"] == pytest.approx(0.25)
+    assert row_unset["st_lpips_gain"] == pytest.approx(-0.025)
 
 
 def test_uncertainty_scores_follow_where_the_starts_disagree():
@@ -134,5 +146,5 @@ def test_iagan_learning_rates_reach_the_pipeline(tmp_path, fake_celeba, monkeypa
     monkeypatch.setattr(common, "reconstruct_samples",
                         lambda *a, budget, **k: seen.append(budget) or real(*a, budget=budget, **k))
     args = tiny_run_args(tmp_path, fake_celeba, tmp_path / "out", 1)
-    EXPERIMENTS["inpainting"]([*args, "--lr-theta", "3e-4", "--lr-z", "2e-4"])
-    assert [(b.lr_theta, b.lr_z, b.iagan_steps) for b in seen] == [(3e-4, 2e-4, 2)]
+    EXPERIMENTS["inpainting"]([*args, "--iagan-lr-theta", "3e-4", "--iagan-lr-z", "2e-4"])
+    assert [(b.of("iagan").lr_theta, b.of("iagan").lr_z, b.of("iagan").steps) for b in seen] == [(3e-4, 2e-4, 2)]
