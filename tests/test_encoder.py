@@ -8,7 +8,7 @@ from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import FaceEncoder, export_encoder, load_encoder
 from invgen.generators.face64 import load_face64
 from invgen.operators import SuperResolution
-from invgen.solvers import csgm, encoder_starts
+from invgen.solvers import Budget, CSGMSettings, csgm, encoder_starts, reconstruct
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -48,10 +48,13 @@ def test_the_encoder_gives_start_zero_and_csgm_starts_there(faces, generator_fil
     assert starts.shape == (2, 3, 8)
     torch.testing.assert_close(starts[:, 0], E(A.pinv(y).clamp(0, 1)))
     assert torch.equal(starts[0, 1:], starts[1, 1:])  # the random starts are shared, seeded
-    one_step = csgm(A, y, G, steps=1, restarts=3, z_init=starts, progress=False)
-    assert any(torch.equal(one_step.z[i], starts[i, r]) for i in range(2) for r in range(3))
+    # one step keeps, per image, the best of its starts: the iterate of step 0, its start itself
+    one_step = csgm(A, y, G, CSGMSettings(steps=1, restarts=3, average=False), z_init=starts, progress=False)
+    assert all(any(torch.equal(one_step.z[i, 0], starts[i, r]) for r in range(3)) for i in range(2))
+    every = csgm(A, y, G, CSGMSettings(steps=1, restarts=3), z_init=starts, progress=False)
+    assert torch.equal(every.z, starts)  # every start kept, in order
     with pytest.raises(ValueError, match="z_init"):
-        csgm(A, y, G, steps=1, restarts=2, z_init=starts, progress=False)
+        csgm(A, y, G, CSGMSettings(steps=1, restarts=2), z_init=starts, progress=False)
 
 
 def test_a_file_that_is_not_an_encoder_is_refused(generator_file, tmp_path):
@@ -62,12 +65,10 @@ def test_a_file_that_is_not_an_encoder_is_refused(generator_file, tmp_path):
 
 
 def test_the_pipeline_starts_csgm_from_the_encoder(faces, generator_file):
-    from invgen.solvers import Budget, reconstruct
-
     G, E = load_face64(generator_file), FaceEncoder(8, 4).eval()
     A = SuperResolution((3, 64, 64), 8)
     y = A(faces[:2])
-    first = reconstruct(A, y, ["csgm"], G, encoder=E, budget=Budget(csgm_steps=1, restarts=1),
+    first = reconstruct(A, y, ["csgm"], G, encoder=E, budget=Budget(csgm=CSGMSettings(steps=1, restarts=1)),
                         progress=False)["csgm"]
     with torch.no_grad():
         torch.testing.assert_close(first, G(E(A.pinv(y).clamp(0, 1))))

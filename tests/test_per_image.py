@@ -105,7 +105,7 @@ def test_networks_it_cannot_group_fall_back_to_vmap(network):
 
 
 def test_the_deep_image_prior_runs_on_vmap():
-    assert DeepImagePrior((1, 8, 8), 2, channels=4, depth=2, input_channels=4).network.steps is None
+    assert DeepImagePrior((1, 8, 8), 2, lr=0.01, channels=4, depth=2, input_channels=4).network.steps is None
 
 
 def test_image_adaptive_prior_on_the_grouped_path_freezes_a_stopped_image():

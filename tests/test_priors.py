@@ -29,7 +29,8 @@ def small_generator(seed: int = 0):
 def test_all_priors_follow_the_contract():
     G = small_generator()
     z = torch.randn(3, LATENT)
-    for prior in [GenerativePrior(G, 3), ImageAdaptivePrior(G, z), DeepImagePrior((1, 8, 8), 3)]:
+    for prior in [GenerativePrior(G, 3, lr=0.1), ImageAdaptivePrior(G, z, lr_z=1e-4, lr_theta=1e-4),
+                  DeepImagePrior((1, 8, 8), 3, lr=0.01)]:
         assert isinstance(prior, Prior)
         x = prior()
         assert x.shape == (3, 1, 8, 8)
@@ -45,17 +46,31 @@ def test_generative_prior_optimises_only_z_and_penalises_its_norm():
     [group] = prior.parameter_groups()
     assert group["lr"] == 0.2 and group["params"] == [prior.z]
     torch.testing.assert_close(prior.penalty(prior()), 0.5 * prior.z.detach().square().sum(1))
-    assert GenerativePrior(G, 4).penalty(prior()) is None
-    torch.testing.assert_close(prior.z, GenerativePrior(G, 4, seed=3).z)
-    assert not torch.equal(prior.z, GenerativePrior(G, 4, seed=4).z)
+    assert GenerativePrior(G, 4, lr=0.2).penalty(prior()) is None
+    torch.testing.assert_close(prior.z, GenerativePrior(G, 4, lr=0.2, seed=3).z)
+    assert not torch.equal(prior.z, GenerativePrior(G, 4, lr=0.2, seed=4).z)
     with pytest.raises(ValueError, match="z_init"):
-        GenerativePrior(G, 4, z_init=torch.zeros(3, LATENT))
+        GenerativePrior(G, 4, lr=0.2, z_init=torch.zeros(3, LATENT))
+
+
+@pytest.mark.parametrize("make, culprit", [
+    (lambda G: GenerativePrior(G, 2), "lr"),  # a learning rate is the caller's choice, never a hidden default
+    (lambda G: GenerativePrior(G, 2, lr=0.0), "lr"),
+    (lambda G: GenerativePrior(G, 2, lr=0.1, latent_weight=-1.0), "latent_weight"),
+    (lambda G: ImageAdaptivePrior(G, torch.zeros(2, LATENT), lr_z=1e-4), "lr_theta"),
+    (lambda G: ImageAdaptivePrior(G, torch.zeros(2, LATENT), lr_z=float("nan"), lr_theta=1e-4), "lr_z"),
+    (lambda G: DeepImagePrior((1, 8, 8), 2), "lr"),
+    (lambda G: DeepImagePrior((1, 8, 8), 2, lr=-0.01), "lr"),
+])
+def test_priors_need_their_learning_rates(make, culprit):
+    with pytest.raises((TypeError, ValueError), match=culprit):
+        make(small_generator())
 
 
 def test_generative_prior_runs_the_generator_in_eval_mode_and_leaves_its_mode():
     G = small_generator().train()
     stats = G.network[2].running_mean.clone()
-    prior = GenerativePrior(G, 5)
+    prior = GenerativePrior(G, 5, lr=0.1)
     x = prior()
     assert G.training
     torch.testing.assert_close(G.network[2].running_mean, stats)  # no batch statistics taken
@@ -100,17 +115,17 @@ def test_image_adaptive_prior_never_modifies_the_generator_or_z_init():
 
 def test_deep_image_prior_is_seeded_batch_independent_and_leaves_the_global_rng_alone():
     rng_state = torch.random.get_rng_state()
-    one = DeepImagePrior((3, 9, 13), 1, seed=1)()
-    three = DeepImagePrior((3, 9, 13), 3, seed=1)()
+    one = DeepImagePrior((3, 9, 13), 1, lr=0.01, seed=1)()
+    three = DeepImagePrior((3, 9, 13), 3, lr=0.01, seed=1)()
     assert torch.equal(torch.random.get_rng_state(), rng_state)
     assert three.shape == (3, 3, 9, 13) and (three > 0).all() and (three < 1).all()
     torch.testing.assert_close(three[2], one[0], atol=1e-4, rtol=0)
-    torch.testing.assert_close(DeepImagePrior((3, 9, 13), 1, seed=1)(), one, atol=0, rtol=0)
-    assert not torch.allclose(DeepImagePrior((3, 9, 13), 1, seed=2)(), one)
+    torch.testing.assert_close(DeepImagePrior((3, 9, 13), 1, lr=0.01, seed=1)(), one, atol=0, rtol=0)
+    assert not torch.allclose(DeepImagePrior((3, 9, 13), 1, lr=0.01, seed=2)(), one)
 
 
 def test_deep_image_prior_gives_each_image_its_own_network():
-    prior = DeepImagePrior((1, 8, 8), 2, channels=8, depth=2)
+    prior = DeepImagePrior((1, 8, 8), 2, lr=0.01, channels=8, depth=2)
     [group] = prior.parameter_groups()
     grads = torch.autograd.grad(prior()[0].sum(), group["params"])
     assert all(g[1].abs().sum() == 0 for g in grads)

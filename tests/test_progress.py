@@ -84,12 +84,12 @@ def test_solve_logs_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch, clo
 
 def test_lasso_dct_ticks_once_per_image(capsys, monkeypatch, clock):
     from invgen.operators import GaussianCS
-    from invgen.solvers.methods.lasso_dct import lasso_dct
+    from invgen.solvers import LassoDCTSettings, lasso_dct
 
     monkeypatch.setattr(invgen.progress, "LOG_EVERY", 1.0)
     A = GaussianCS((1, 4, 4), 8)
-    lasso_dct(A, A(torch.rand(3, 1, 4, 4)), 0.01, 5)
+    lasso_dct(A, A(torch.rand(3, 1, 4, 4)), LassoDCTSettings(lambda_fraction=0.01, iterations=5))
     assert [line.split(" (")[0] for line in capsys.readouterr().err.splitlines()] == [
         "lasso-dct: 0/3", "lasso-dct: 1/3", "lasso-dct: 2/3"]
-    lasso_dct(A, A(torch.rand(3, 1, 4, 4)), 0.01, 5, progress=False)
+    lasso_dct(A, A(torch.rand(3, 1, 4, 4)), LassoDCTSettings(lambda_fraction=0.01, iterations=5), progress=False)
     assert capsys.readouterr().err == ""
