@@ -22,7 +22,7 @@ from invgen.metrics import consistency
 from invgen.operators import Blur, Mask, SuperResolution
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-FAST = ["--steps", "5", "--iagan-steps", "2", "--quiet"]
+FAST = ["--csgm-steps", "5", "--dip-steps", "5", "--iagan-steps", "2", "--quiet"]
 # A horizontal motion blur, off-centre on purpose: a flipped kernel would shift the image.
 MOTION = np.array([[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 0, 1, 2, 3], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]], float)
 

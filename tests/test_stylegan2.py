@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -25,7 +26,7 @@ from invgen.generators import (
 )
 from invgen.generators.stylegan2 import _architecture, channels_for
 from invgen.operators import SuperResolution
-from invgen.solvers import csgm, iagan
+from invgen.solvers import PAPER_CSGM, PAPER_IAGAN, Estimates, csgm, iagan
 
 CHANNELS = (16, 16, 8, 8, 4)  # 4, 8, 16, 32, 64 px
 STYLE_DIM, N_MLP = 24, 8
@@ -258,8 +259,9 @@ def test_a_latent_avg_that_requires_grad_is_stored_detached(tmp_path):
     torch.testing.assert_close(G.network.w_avg, w_avg.detach())
     A = SuperResolution((3, 64, 64), 8)
     y = A(torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0)))
-    result = iagan(A, y, G, G.sample_latent(1), steps=2, lr_z=1e-3, lr_theta=1e-3, progress=False)
-    assert result.x.shape == (1, 3, 64, 64) and torch.isfinite(result.x).all()
+    start = Estimates(x=torch.zeros(1, 1, 3, 64, 64), z=G.sample_latent(1).unsqueeze(1))
+    result = iagan(A, y, G, start, replace(PAPER_IAGAN, steps=2, lr_z=1e-3, lr_theta=1e-3), progress=False)
+    assert result.x.shape == (1, 1, 3, 64, 64) and torch.isfinite(result.x).all()
 
 
 def test_full_size_config_f_keys_map_onto_the_architecture():
@@ -317,10 +319,10 @@ def test_csgm_in_w_plus_reduces_the_objective_and_iagan_goes_further(sg2_file):
     with torch.no_grad():
         x = target(target.sample_latent(3, generator=torch.Generator().manual_seed(11))[1:])
     y = A(x)
-    start = csgm(A, y, G, steps=25, lr=0.05, progress=False)
-    assert start.z.shape == (2, 10 * STYLE_DIM)
-    first = start.history[0]
-    assert (start.objective < 0.5 * first).all(), (first, start.objective)
-    adapted = iagan(A, y, G, start.z, steps=10, lr_z=1e-3, lr_theta=1e-3, progress=False)
-    assert adapted.x.shape == (2, 3, 64, 64)
+    start = csgm(A, y, G, replace(PAPER_CSGM, steps=25, lr=0.05), progress=False)
+    assert start.z.shape == (2, 1, 10 * STYLE_DIM)
+    first = start.solve.history[0]
+    assert (start.objective[:, 0] < 0.5 * first).all(), (first, start.objective)
+    adapted = iagan(A, y, G, start, replace(PAPER_IAGAN, steps=10, lr_z=1e-3, lr_theta=1e-3), progress=False)
+    assert adapted.x.shape == (2, 1, 3, 64, 64)
     assert (adapted.objective < start.objective).all(), (start.objective, adapted.objective)
