@@ -20,14 +20,14 @@ from invgen.app.celeba import load_celeba
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.operators import Identity
-from invgen.solvers import csgm
+from invgen.solvers import CSGMSettings, csgm
 
 
 def representation_psnr(generator, faces: torch.Tensor, steps: int, restarts: int, seed: int) -> torch.Tensor:
     """Per-face PSNR of the best CSGM projection onto the generator's range."""
     A = Identity(tuple(faces.shape[1:]))
-    result = csgm(A, faces, generator, steps=steps, lr=0.1, restarts=restarts, seed=seed)
-    return psnr(result.x, faces)
+    settings = CSGMSettings(steps=steps, lr=0.1, restarts=restarts, average=False, latent_weight=0.0)
+    return psnr(csgm(A, faces, generator, settings, seed=seed).x[:, 0], faces)
 
 
 def main() -> None:

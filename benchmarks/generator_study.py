@@ -8,7 +8,7 @@ split, which no experiment reports and no generator sees — it measures
 - for every task (SR ×4 and ×8 by default): bicubic; ``oracle-bp``, the oracle point
   back-projected onto y (what the range holds); ``csgm-bp`` and ``iagan-bp`` from the best
   of ``K`` CSGM starts (the paper's pipeline); ``csgm-avg`` and ``iagan-avg``, the mean of
-  the ``K`` back-projected estimates (:func:`invgen.solvers.posterior_mean`);
+  the ``K`` back-projected estimates (:meth:`invgen.solvers.Estimates.mean`);
 - with ``--encoder``, also ``encoder-bp`` (the encoder's guess ``G(E(A⁺y))``, back-projected)
   and every CSGM/IAGAN row again with start 0 of each face from the encoder (``[enc]``);
 - beside PSNR, the perceptual distance ST-LPIPS (:func:`invgen.metrics.st_lpips`, lower is
@@ -37,10 +37,9 @@ from invgen.data import read_image, save_grid
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.generators.encoder import load_encoder
 from invgen.metrics import psnr, st_lpips
-from invgen.operators import Blur, Identity
-from invgen.solvers import back_project, csgm_all_starts, encoder_starts, iagan
-from invgen.solvers.csgm import best_start_rows
-from invgen.solvers.methods.baselines import bicubic_upsample
+from invgen.operators import Blur, Identity, LinearOperator
+from invgen.solvers import (CSGMSettings, Estimates, IAGANSettings, back_project, bicubic_upsample, csgm,
+                            encoder_starts, iagan)
 
 
 def tuning_faces(root: str, n: int) -> torch.Tensor:
@@ -58,8 +57,19 @@ def sharpness(estimate: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
     return detail(estimate) / detail(truth)
 
 
+def clipped_bp(A: LinearOperator, y: torch.Tensor, estimates: Estimates) -> Estimates:
+    """Each of the estimates back-projected onto ``y`` and clipped to [0, 1]."""
+    return Estimates(back_project(A, y, estimates).x.clamp(0, 1))
+
+
+def paper_pick(estimates: Estimates, start: Estimates) -> torch.Tensor:
+    """Each image's estimate from the CSGM start with the smallest objective (the paper's pick),
+    ``(B, C, H, W)``: ``estimates`` continue ``start``'s ``K`` starts."""
+    return Estimates(estimates.x, start.objective).best().x[:, 0]
+
+
 def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[str, torch.Tensor]]:
-    b, k = len(faces), args.starts
+    k = args.starts
     rows: list[dict] = []
     shown: dict[str, torch.Tensor] = {}
 
@@ -69,10 +79,10 @@ def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[st
                      "sharpness": sharpness(x, faces).mean().item(), "seconds": seconds})
 
     t0 = time.time()
-    projection = csgm_all_starts(Identity(tuple(faces.shape[1:])), faces, G, args.range_steps, 0.1,
-                                 args.range_restarts, args.seed, progress=False)
-    best = best_start_rows(projection.objective, args.range_restarts)
-    oracle_x, oracle_z = projection.x[best], projection.z[best]
+    projection = csgm(Identity(tuple(faces.shape[1:])), faces, G,
+                      CSGMSettings(steps=args.range_steps, lr=0.1, restarts=args.range_restarts, average=False,
+                                   latent_weight=0.0), seed=args.seed, progress=False)
+    oracle_x, oracle_z = projection.x[:, 0], projection.z[:, 0]
     record("range", "projection", oracle_x.clamp(0, 1), time.time() - t0)
 
     for task in args.tasks:
@@ -80,7 +90,6 @@ def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[st
         y = A(faces)
         record(task, "bicubic", bicubic_upsample(A, y))
         record(task, "oracle-bp", back_project(A, y, G(oracle_z).detach()).clamp(0, 1))
-        y_all = y.repeat_interleave(k, dim=0)
         starts = {"": None}
         if encoder is not None:
             z_enc = encoder_starts(encoder, A, y, G, k, args.seed)
@@ -90,20 +99,20 @@ def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[st
             tag = "".join([f"[{label}]" if label else "", f"@lw={weight:g}" if len(args.latent_weight) > 1 else ""])
             t0 = time.time()
             csgm_steps = args.enc_csgm_steps if label == "enc" and args.enc_csgm_steps else args.csgm_steps
-            start = csgm_all_starts(A, y, G, csgm_steps, 0.1, k, args.seed, latent_weight=weight, z_init=z_init,
-                                    progress=False)
+            start = csgm(A, y, G, CSGMSettings(steps=csgm_steps, lr=0.1, restarts=k, latent_weight=weight),
+                         z_init=z_init, seed=args.seed, progress=False)
             t_csgm = time.time() - t0
-            chosen = best_start_rows(start.objective, k)  # the paper's pick
-            csgm_bp = back_project(A, y_all, start.x).clamp(0, 1)
-            record(task, f"csgm-bp{tag}", csgm_bp[chosen], t_csgm)
-            record(task, f"csgm-avg{tag}", csgm_bp.view(b, k, *faces.shape[1:]).mean(1), t_csgm)
+            csgm_bp = clipped_bp(A, y, start)
+            record(task, f"csgm-bp{tag}", paper_pick(csgm_bp, start), t_csgm)
+            record(task, f"csgm-avg{tag}", csgm_bp.mean(), t_csgm)
             for steps in args.iagan_steps:
                 t0 = time.time()
-                adapted = iagan(A, y_all, G, start.z, steps=steps, lr_theta=args.lr_theta, progress=False).x
+                adapted = iagan(A, y, G, start, IAGANSettings(steps=steps, lr_theta=args.lr_theta, holdout=0.0),
+                                progress=False)
                 t_iagan = t_csgm + time.time() - t0
-                iagan_bp = back_project(A, y_all, adapted).clamp(0, 1)
-                record(task, f"iagan-bp{tag}@{steps}", iagan_bp[chosen], t_iagan)
-                mean = iagan_bp.view(b, k, *faces.shape[1:]).mean(1)
+                iagan_bp = clipped_bp(A, y, adapted)
+                record(task, f"iagan-bp{tag}@{steps}", paper_pick(iagan_bp, start), t_iagan)
+                mean = iagan_bp.mean()
                 record(task, f"iagan-avg{tag}@{steps}", mean, t_iagan)
                 if task == args.tasks[0]:
                     shown[f"{task} iagan-avg{tag}@{steps}"] = mean

@@ -7,9 +7,12 @@ then IAGAN adapts every start
 - as today (all measurements fitted, the iterate with the smallest objective kept), and
 - with ``holdout = f``: a share ``f`` of each image's measurements left out of the fit and
   the iterate that predicts them best kept — the start itself when adaptation does not
-  help (:func:`invgen.solvers.fidelity.holdout_split`),
+  help (:func:`invgen.solvers.holdout.holdout_split`),
 
-for every IAGAN step count. Every estimate is back-projected with all measurements and the
+for every IAGAN step count. With ``--noise`` IAGAN runs as under any Gaussian noise (half the
+steps, each image stopped by the discrepancy principle), and the ``holdout`` rows also hold
+measurements out — which :func:`invgen.solvers.iagan` does not do under Gaussian noise, for
+the cost measured here. Every estimate is back-projected with all measurements and the
 ``K`` starts are averaged (invgen's default pipeline). It prints PSNR against CSGM-BP (the
 start), the share of faces where IAGAN-BP ends below it, and the mean step kept.
 
@@ -18,6 +21,7 @@ start), the share of faces where IAGAN-BP ends below it, and the mean step kept.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import time
@@ -26,12 +30,38 @@ from pathlib import Path
 import torch
 
 from generator_study import sharpness, tuning_faces
-from invgen.generators import SPEC_HELP, load_generator
+from invgen.fidelity import squared_error
+from invgen.forward import ForwardModel
+from invgen.generators import SPEC_HELP, Generator, load_generator
 from invgen.metrics import psnr
-from invgen.solvers import back_project_noisy, csgm_all_starts, iagan
-from invgen.solvers import Budget
-from invgen.solvers.posterior import average_starts
+from invgen.operators import LinearOperator
+from invgen.solvers import Budget, Estimates, IAGANSettings, back_project, csgm, iagan
+from invgen.solvers.loop import Callback
 from invgen.app.tasks import make_operator
+
+
+def discrepancy_stop(A: LinearOperator, y: torch.Tensor, sigma: float) -> Callback:
+    """A callback of :func:`~invgen.solvers.solve` that stops image ``i`` once ``‖y_i − A x_i‖² ≤ m·σ²``
+    (the discrepancy principle with τ = 1, how :func:`~invgen.solvers.iagan` stops under
+    Gaussian noise); ``y`` holds one row per image of the fit."""
+    enough = A.out_size * sigma**2
+
+    def stop(step: int, x: torch.Tensor, objective: torch.Tensor, state: dict) -> torch.Tensor:
+        return squared_error(A(x), y) <= enough
+
+    return stop
+
+
+def adapt(model: ForwardModel, y: torch.Tensor, G: Generator, start: Estimates, settings: IAGANSettings,
+          seed: int) -> Estimates:
+    """:func:`~invgen.solvers.iagan` from every start of ``start``; under Gaussian noise with a
+    ``settings.holdout``, IAGAN of the noiseless operator (which holds the measurements out)
+    with what the noise changes: half the steps and the discrepancy stop."""
+    if model.noiseless or not settings.holdout:
+        return iagan(model, y, G, start, settings, seed=seed, progress=False)
+    halved = dataclasses.replace(settings, steps=max(1, settings.steps // 2))
+    stop = discrepancy_stop(model.A, y.repeat_interleave(start.k, dim=0), model.sigma)
+    return iagan(model.A, y, G, start, halved, callbacks=(stop,), seed=seed, progress=False)
 
 
 def main() -> None:
@@ -45,14 +75,14 @@ def main() -> None:
     parser.add_argument("--holdout-block", type=int, nargs="+", default=[1],
                         help="sizes of the held-out squares (1: single entries; > 1 for image measurements)")
     parser.add_argument("--iagan-steps", type=int, nargs="+", default=[100, 300])
-    parser.add_argument("--lr-theta", type=float, nargs="+", default=[Budget().lr_theta],
+    parser.add_argument("--lr-theta", type=float, nargs="+", default=[IAGANSettings().lr_theta],
                         help="IAGAN's learning rates for the generator's weights")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="benchmarks/results/holdout_study.json")
     args = parser.parse_args()
 
     budget = Budget()
-    k = budget.restarts
+    csgm_settings, iagan_settings = budget.of("csgm"), budget.of("iagan")
     faces = tuning_faces(args.data, args.n_images)
     G = load_generator(args.generator)
     rows = []
@@ -72,30 +102,29 @@ def main() -> None:
         A = make_operator(task, tuple(faces.shape[1:]), seed=args.seed)
         noise = torch.Generator().manual_seed(args.seed + 1)
         y = A(faces) + args.noise * torch.randn(len(faces), *A.out_shape, generator=noise)
-        y_all = y.repeat_interleave(k, dim=0)
+        model = ForwardModel(A, sigma=args.noise)
         t0 = time.time()
-        start = csgm_all_starts(A, y, G, budget.csgm_steps, budget.csgm_lr, k, args.seed,
-                                latent_weight=budget.latent_weight, progress=False)
+        start = csgm(A, y, G, csgm_settings, seed=args.seed, progress=False)
         t_csgm = time.time() - t0
 
-        def averaged_bp(x: torch.Tensor) -> torch.Tensor:
-            return average_starts(back_project_noisy(A, y_all, x, args.noise).clamp(0, 1), k)[0]
+        def averaged_bp(estimates: Estimates) -> torch.Tensor:
+            return back_project(model, y, estimates).x.clamp(0, 1).mean(1)
 
-        csgm_bp = averaged_bp(start.x)
+        csgm_bp = averaged_bp(start)
         record(task, "csgm-bp", csgm_bp, None, t_csgm)
         variants = [(None, 1), *itertools.product(args.holdout, args.holdout_block)]
         for lr_theta, steps, (holdout, block) in itertools.product(args.lr_theta, args.iagan_steps, variants):
             t0 = time.time()
-            result = iagan(A, y_all, G, start.z, steps=steps, lr_z=budget.lr_z, lr_theta=lr_theta,
-                           noise_std=args.noise or None, holdout=holdout, holdout_block=block, seed=args.seed,
-                           progress=False)
-            label = (f"iagan-bp@{steps}" + (f" lr_θ {lr_theta:g}" if lr_theta != budget.lr_theta else "")
+            settings = dataclasses.replace(iagan_settings, steps=steps, lr_theta=lr_theta, holdout=holdout or 0.0,
+                                           holdout_block=block)
+            result = adapt(model, y, G, start, settings, args.seed)
+            label = (f"iagan-bp@{steps}" + (f" lr_θ {lr_theta:g}" if lr_theta != iagan_settings.lr_theta else "")
                      + (f" holdout {holdout:g}" if holdout else "") + (f" block {block}" if block > 1 else ""))
-            record(task, label, averaged_bp(result.x), csgm_bp, t_csgm + time.time() - t0,
-                   result.best_step.float().mean().item())
+            record(task, label, averaged_bp(result), csgm_bp, t_csgm + time.time() - t0,
+                   result.solve.best_step.float().mean().item())
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"config": vars(args), "budget": vars(budget), "results": rows}, indent=2))
+    out.write_text(json.dumps({"config": vars(args), "budget": budget.flat(), "results": rows}, indent=2))
     print(f"wrote {out}")
 
 

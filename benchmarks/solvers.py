@@ -22,10 +22,13 @@ timing does not depend on them) and ×4 super-resolution:
   (forward + gradients through per-image weights) at batch 8 on the grouped path and on
   the vmap path (what every network ran on before), and 8 single-image passes.
 - GaussianCS: seconds from construction to the first exact pseudo-inverse at
-  n = 3·64², m = n/2 (sampling Φ, the Gram matrix, Cholesky, one solve), against 94 s
-  for DeepInverse's constructor on two cores (the reference of issue 13) and against the
-  previous formation of ``ΦΦᵀ`` as a full float64 product, timed in the same run. Goal
-  ≥ 10×, with ``‖A A⁺y − y‖/‖y‖ ≤ 1e-6`` in float64.
+  n = 3·64², m = n/2 (``--cs-size``; sampling Φ, the Gram matrix, Cholesky, one solve),
+  against DeepInverse's ``CompressedSensing`` at the same n and m, from its constructor
+  (sampling Φ, its pseudo-inverse by SVD) to its first ``A_dagger`` (the reference of issue
+  13), and against the previous formation of ``ΦΦᵀ`` as a full float64 product, all timed
+  in the same run. Goal ≥ 10× DeepInverse, with ``‖A A⁺y − y‖/‖y‖ ≤ 1e-6`` in float64.
+  DeepInverse is the optional ``bench`` extra (``pip install -e .[bench]``); without it
+  (or when it does not import) its row says "not measured" and the JSON holds ``null``.
 - End to end: ``reconstruct(…, ["iagan-bp"])`` (CSGM with ``--e2e-restarts`` starts, IAGAN,
   back-projection) on ``--e2e-faces`` CelebA val faces at once, against the loop structure
   of the paper's published code, written from its description with the same generator,
@@ -35,7 +38,7 @@ timing does not depend on them) and ×4 super-resolution:
   step, the last iterate kept. Goal ≥ 5× at 16 faces and 4 restarts, equal or better PSNR.
   Steps default to a tenth of the paper's (160 CSGM, 50 IAGAN), keeping their ratio. One
   invgen row per ``--e2e-precision``: the generator in float32, and in mixed bfloat16
-  (``csgm_precision``, ``iagan_precision``; about 2× faster on CPUs with AVX512-BF16 or
+  (``csgm.precision``, ``iagan.precision``; about 2× faster on CPUs with AVX512-BF16 or
   AMX, and on GPUs). Each row also gives CSGM's batching gain, measured beside it: the
   per-image cost of a CSGM step at batch 1 over that at batch faces·restarts (all starts in
   one batch). CSGM is most of the work, and both pipelines do the same steps, so this gain
@@ -64,11 +67,9 @@ from invgen.generators.face64 import build_face64
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, SuperResolution
 from invgen.priors import ImageAdaptivePrior
-from invgen.solvers import PAPER, Budget, csgm, iagan, reconstruct
-from invgen.validation import PRECISIONS
+from invgen.solvers import Budget, CSGMSettings, Estimates, IAGANSettings, csgm, iagan, reconstruct
 
 PARTS = ("overhead", "iagan", "gaussian-cs", "end-to-end")
-DEEPINV_GAUSSIAN_CS_S = 94.0  # DeepInverse's CompressedSensing constructor, n = 3·64², m = n/2, two cores
 
 
 def median_seconds(fn, repeats: int, device: torch.device) -> float:
@@ -93,9 +94,31 @@ def bare_loop(G, A, y, z0, steps: int, with_weights: bool) -> None:
         torch.autograd.grad((y - A(G(z))).square().sum(), inputs)
 
 
+def paper_csgm(steps: int, restarts: int = 1, precision: str = "float32") -> CSGMSettings:
+    """CSGM as the paper runs it (each image's best start, no latent penalty), with these counts."""
+    return CSGMSettings(steps=steps, restarts=restarts, average=False, latent_weight=0.0, precision=precision)
+
+
+def paper_iagan(steps: int) -> IAGANSettings:
+    """IAGAN as the paper runs it (every measurement fitted, nothing held out), for ``steps`` steps."""
+    return IAGANSettings(steps=steps, holdout=0.0)
+
+
+def latent_start(G, z: torch.Tensor) -> Estimates:
+    """Latents ``z`` ``(B, latent_dim)`` as the one start per image that :func:`iagan` continues."""
+    with torch.no_grad():
+        return Estimates(x=G(z).unsqueeze(1), z=z.unsqueeze(1))
+
+
+def per_image_prior(G, z: torch.Tensor) -> ImageAdaptivePrior:
+    """IAGAN's prior from ``z``, at IAGAN's learning rates (no optimiser reads them here)."""
+    settings = IAGANSettings()
+    return ImageAdaptivePrior(G, z, lr_z=settings.lr_z, lr_theta=settings.lr_theta)
+
+
 def bare_per_image_loop(G, A, y, z0, steps: int) -> None:
     """The same, through a separate copy of the weights for every image."""
-    prior = ImageAdaptivePrior(G, z0)
+    prior = per_image_prior(G, z0)
     inputs = [p for group in prior.parameter_groups() for p in group["params"]]
     for _ in range(steps):
         torch.autograd.grad((y - A(prior())).square().sum(), inputs)
@@ -113,8 +136,9 @@ def overhead_rows(G, A, b: int, rng: torch.Generator, steps: int, repeats: int, 
     bare_z = per_step(lambda: bare_loop(G, A, y, z0, steps, False))
     bare_all = per_step(lambda: bare_loop(G, A, y, z0, steps, True))
     bare_own = per_step(lambda: bare_per_image_loop(G, A, y, z0, steps))
-    t_csgm = per_step(lambda: csgm(A, y, G, steps=steps, progress=False))
-    t_iagan = per_step(lambda: iagan(A, y, G, z0, steps=steps, progress=False))
+    t_csgm = per_step(lambda: csgm(A, y, G, paper_csgm(steps), progress=False))
+    start, settings = latent_start(G, z0), paper_iagan(steps)
+    t_iagan = per_step(lambda: iagan(A, y, G, start, settings, progress=False))
     return [
         {"method": "csgm", "batch": b, "step_ms": 1e3 * t_csgm, "bare_ms": 1e3 * bare_z, "ratio": t_csgm / bare_z},
         {"method": "iagan", "batch": b, "step_ms": 1e3 * t_iagan, "bare_ms": 1e3 * bare_all,
@@ -125,7 +149,7 @@ def overhead_rows(G, A, b: int, rng: torch.Generator, steps: int, repeats: int, 
 
 def per_image_network_seconds(G, z0: torch.Tensor, grouped: bool, repeats: int, device: torch.device) -> float:
     """Forward and gradients (to z and every θ_i) through per-image weights, no optimiser."""
-    prior = ImageAdaptivePrior(G, z0)
+    prior = per_image_prior(G, z0)
     inputs = [p for group in prior.parameter_groups() for p in group["params"]]
     call = prior.network.call_grouped if grouped else prior.network.call_vmap
     return median_seconds(lambda: torch.autograd.grad(call(prior.z).square().sum(), inputs), repeats, device)
@@ -136,8 +160,9 @@ def iagan_batching(G, A, b: int, rng: torch.Generator, steps: int, repeats: int,
     with torch.no_grad():
         y = A(G(G.sample_latent(b, generator=rng))) + 0.05
     z0 = G.sample_latent(b, generator=rng)
-    batch = median_seconds(lambda: iagan(A, y, G, z0, steps=steps, progress=False), repeats, device) / steps
-    single = median_seconds(lambda: iagan(A, y[:1], G, z0[:1], steps=steps, progress=False), repeats, device) / steps
+    settings, start, first = paper_iagan(steps), latent_start(G, z0), latent_start(G, z0[:1])
+    batch = median_seconds(lambda: iagan(A, y, G, start, settings, progress=False), repeats, device) / steps
+    single = median_seconds(lambda: iagan(A, y[:1], G, first, settings, progress=False), repeats, device) / steps
     network = {
         "grouped_ms": 1e3 * per_image_network_seconds(G, z0, True, repeats, device),
         "vmap_ms": 1e3 * per_image_network_seconds(G, z0, False, repeats, device),
@@ -147,8 +172,25 @@ def iagan_batching(G, A, b: int, rng: torch.Generator, steps: int, repeats: int,
             "ratio": batch / (b * single), "goal": 0.5, "network": network}
 
 
+def deepinv_first_pinv(shape: tuple[int, int, int], y: torch.Tensor) -> tuple[float | None, str | None]:
+    """Seconds from DeepInverse's ``CompressedSensing`` constructor to its first ``A_dagger(y)``,
+    at ``m = y.shape[1]`` measurements of images of ``shape``; ``(None, why)`` when DeepInverse
+    does not import."""
+    try:
+        from deepinv.physics import CompressedSensing
+    except (ImportError, RuntimeError) as error:  # RuntimeError: a torchvision built for another torch
+        return None, f"{type(error).__name__}: {error}".splitlines()[0]
+    t0 = time.perf_counter()
+    physics = CompressedSensing(m=y.shape[1], img_size=shape, rng=torch.Generator().manual_seed(0))
+    physics.A_dagger(y)
+    seconds = time.perf_counter() - t0
+    del physics
+    return seconds, None
+
+
 def gaussian_cs_first_pinv(shape: tuple[int, int, int], m: int) -> dict:
-    """Construction to the first exact pseudo-inverse, now and with the full float64 product."""
+    """Construction to the first exact pseudo-inverse: invgen's, the previous full float64
+    product's and DeepInverse's (``None`` when not installed)."""
     y = torch.randn(1, m, generator=torch.Generator().manual_seed(1))
     t0 = time.perf_counter()
     A = GaussianCS(shape, m)
@@ -165,14 +207,17 @@ def gaussian_cs_first_pinv(shape: tuple[int, int, int], m: int) -> dict:
     x_before = A.adjoint(torch.cholesky_solve(y.double().T, factor).T.float())
     before = time.perf_counter() - t0
     del A, phi, factor, x_before
+
+    deepinv, why = deepinv_first_pinv(shape, y)
     return {"n": 3 * shape[1] * shape[2], "m": m, "first_pinv_s": now, "residual_float64": residual,
             "full_product_s": before, "speedup_vs_full_product": before / now,
-            "deepinv_reference_s": DEEPINV_GAUSSIAN_CS_S, "speedup_vs_deepinv": DEEPINV_GAUSSIAN_CS_S / now,
-            "goal": 10.0}
+            "deepinv_s": deepinv, "speedup_vs_deepinv": None if deepinv is None else deepinv / now,
+            "deepinv_not_measured": why, "goal": 10.0}
 
 
 def paper_loop(G, A, y: torch.Tensor, starts: torch.Tensor, budget: Budget) -> torch.Tensor:
     """The published code's structure: a face at a time, sequential restarts, weights reloaded."""
+    search, adapt = budget.of("csgm"), budget.of("iagan")
     pretrained = copy.deepcopy(G.state_dict())
     net = copy.deepcopy(G).eval()
     estimates = []
@@ -183,8 +228,8 @@ def paper_loop(G, A, y: torch.Tensor, starts: torch.Tensor, budget: Budget) -> t
             net.load_state_dict(pretrained)
             net.requires_grad_(False)
             z = starts[r:r + 1].clone().requires_grad_()
-            opt = torch.optim.Adam([z], lr=budget.csgm_lr)
-            for _ in range(budget.csgm_steps):
+            opt = torch.optim.Adam([z], lr=search.lr)
+            for _ in range(search.steps):
                 opt.zero_grad()
                 loss = (yi - A(net(z))).square().sum()
                 loss.backward()
@@ -195,9 +240,9 @@ def paper_loop(G, A, y: torch.Tensor, starts: torch.Tensor, budget: Budget) -> t
         net.load_state_dict(pretrained)
         net.requires_grad_(True)
         z = best_z.requires_grad_()
-        opt = torch.optim.Adam([{"params": [z], "lr": budget.lr_z},
-                                {"params": list(net.parameters()), "lr": budget.lr_theta}])
-        for _ in range(budget.iagan_steps):
+        opt = torch.optim.Adam([{"params": [z], "lr": adapt.lr_z},
+                                {"params": list(net.parameters()), "lr": adapt.lr_theta}])
+        for _ in range(adapt.steps):
             opt.zero_grad()
             loss = (yi - A(net(z))).square().sum()
             loss.backward()
@@ -211,12 +256,11 @@ def paper_loop(G, A, y: torch.Tensor, starts: torch.Tensor, budget: Budget) -> t
 
 def csgm_batching_gain(G, A, y: torch.Tensor, restarts: int, precision: str, steps: int = 10) -> float:
     """Per-image seconds of a CSGM step at batch 1 over those at batch ``len(y)·restarts``."""
-    dtype = PRECISIONS[precision]
 
     def seconds(batch: torch.Tensor, r: int) -> float:
-        csgm(A, batch, G, steps=2, restarts=r, precision=dtype, progress=False)
+        csgm(A, batch, G, paper_csgm(2, r, precision), progress=False)
         t0 = time.perf_counter()
-        csgm(A, batch, G, steps=steps, restarts=r, precision=dtype, progress=False)
+        csgm(A, batch, G, paper_csgm(steps, r, precision), progress=False)
         return time.perf_counter() - t0
 
     return seconds(y[:1], 1) * len(y) * restarts / seconds(y, restarts)
@@ -227,25 +271,26 @@ def end_to_end(G, A, faces: torch.Tensor, budget: Budget, precisions: list[str])
     same faces, starts and steps."""
     with torch.no_grad():
         y = A(faces)
-    starts = G.sample_latent(budget.restarts, generator=torch.Generator().manual_seed(0))  # csgm's seed 0
-    warm_up = budget.replace(csgm_steps=2, iagan_steps=2)  # one-time set-up costs out of the timing
-    paper_loop(G, A, y[:1], starts, warm_up)
+    restarts, csgm_steps, iagan_steps = budget.of("csgm").restarts, budget.of("csgm").steps, budget.of("iagan").steps
+    starts = G.sample_latent(restarts, generator=torch.Generator().manual_seed(0))  # csgm's seed 0
+    warm_up = {"csgm.steps": 2, "iagan.steps": 2}  # one-time set-up costs out of the timing
+    paper_loop(G, A, y[:1], starts, Budget.from_flat(warm_up, budget))
     t0 = time.perf_counter()
     theirs = paper_loop(G, A, y, starts, budget)
     t_theirs = time.perf_counter() - t0
     rows = []
     for precision in precisions:
-        ours_budget = budget.replace(csgm_precision=precision, iagan_precision=precision)
-        reconstruct(A, y[:1], ["iagan-bp"], G, budget=ours_budget.replace(csgm_steps=2, iagan_steps=2), progress=False)
+        ours_budget = Budget.from_flat({"csgm.precision": precision, "iagan.precision": precision}, budget)
+        reconstruct(A, y[:1], ["iagan-bp"], G, budget=Budget.from_flat(warm_up, ours_budget), progress=False)
         t0 = time.perf_counter()
         ours = reconstruct(A, y, ["iagan-bp"], G, budget=ours_budget, progress=False)["iagan-bp"]
         t_ours = time.perf_counter() - t0
         rows.append({"precision": precision, "invgen_s": t_ours, "speedup": t_theirs / t_ours,
                      "invgen_psnr": psnr(ours, faces).mean().item(),
-                     "csgm_batching_gain": csgm_batching_gain(G, A, y, budget.restarts, precision)})
-    return {"faces": len(faces), "restarts": budget.restarts, "csgm_steps": budget.csgm_steps,
-            "iagan_steps": budget.iagan_steps, "paper_loop_s": t_theirs,
-            "paper_loop_psnr": psnr(theirs, faces).mean().item(), "goal": 5.0, "invgen": rows}
+                     "csgm_batching_gain": csgm_batching_gain(G, A, y, restarts, precision)})
+    return {"faces": len(faces), "restarts": restarts, "csgm_steps": csgm_steps, "iagan_steps": iagan_steps,
+            "paper_loop_s": t_theirs, "paper_loop_psnr": psnr(theirs, faces).mean().item(), "goal": 5.0,
+            "invgen": rows}
 
 
 def main() -> None:
@@ -256,6 +301,8 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--iagan-batch", type=int, default=8)
+    parser.add_argument("--cs-size", type=int, default=64,
+                        help="GaussianCS on 3×N×N images, m = n/2 (N = 64: the reference of issue 13)")
     parser.add_argument("--e2e-faces", type=int, default=16)
     parser.add_argument("--e2e-restarts", type=int, default=4)
     parser.add_argument("--e2e-csgm-steps", type=int, default=160)
@@ -281,8 +328,9 @@ def main() -> None:
     A = SuperResolution((3, 64, 64), 4).to(device)
     rng = torch.Generator().manual_seed(0)
     steps, repeats = args.steps, args.repeats
-    report = {"command": "python " + " ".join(sys.argv), "device": str(device), "threads": torch.get_num_threads(), "generator": f"face64 ({weights})",
-              "operator": "SuperResolution x4, 64x64 RGB", "steps": steps, "repeats": repeats}
+    report = {"command": "python " + " ".join(sys.argv), "device": str(device), "threads": torch.get_num_threads(),
+              "generator": f"face64 ({weights})", "operator": "SuperResolution x4, 64x64 RGB", "steps": steps,
+              "repeats": repeats}
     print(f"device {device} ({torch.get_num_threads()} threads), {weights} face64 generator, SR ×4, "
           f"{steps} steps, median of {repeats}")
 
@@ -291,10 +339,9 @@ def main() -> None:
         with torch.no_grad():
             y1 = A(G(G.sample_latent(1, generator=rng)))
         r = args.restarts
-        batched = median_seconds(lambda: csgm(A, y1, G, steps=steps, restarts=r, progress=False), repeats, device)
+        batched = median_seconds(lambda: csgm(A, y1, G, paper_csgm(steps, r), progress=False), repeats, device)
         sequential = median_seconds(
-            lambda: [csgm(A, y1, G, steps=steps, restarts=1, seed=s, progress=False) for s in range(r)], repeats,
-            device)
+            lambda: [csgm(A, y1, G, paper_csgm(steps), seed=s, progress=False) for s in range(r)], repeats, device)
         print(f"{'method':<7} {'batch':>5} {'step ms':>9} {'bare ms':>9} {'step/bare':>10} "
               f"{'per-image ms':>13} {'step/per-image':>15}  (target ≤ 1.15)")
         for row in rows:
@@ -319,18 +366,20 @@ def main() -> None:
         report["iagan_batching"] = row
 
     if "gaussian-cs" in args.parts:
-        row = gaussian_cs_first_pinv((3, 64, 64), 3 * 64 * 64 // 2)
+        side = args.cs_size
+        row = gaussian_cs_first_pinv((3, side, side), 3 * side * side // 2)
+        deepinv = (f"DeepInverse not measured ({row['deepinv_not_measured']})" if row["deepinv_s"] is None else
+                   f"DeepInverse {row['deepinv_s']:.1f} s ({row['speedup_vs_deepinv']:.1f}×, goal ≥ 10)")
         print(f"GaussianCS n={row['n']} m={row['m']}: first exact pinv {row['first_pinv_s']:.1f} s "
               f"(residual {row['residual_float64']:.1e}); full float64 product {row['full_product_s']:.1f} s "
-              f"({row['speedup_vs_full_product']:.1f}×); DeepInverse {DEEPINV_GAUSSIAN_CS_S:.0f} s "
-              f"({row['speedup_vs_deepinv']:.1f}×, goal ≥ 10)")
+              f"({row['speedup_vs_full_product']:.1f}×); {deepinv}")
         report["gaussian_cs"] = row
 
     if "end-to-end" in args.parts:
         faces = load_celeba(args.data, "val", args.e2e_faces).to(device)
         # The paper's budget (best start, no latent penalty, its learning rates) with these counts.
-        budget = PAPER.replace(csgm_steps=args.e2e_csgm_steps, restarts=args.e2e_restarts,
-                               iagan_steps=args.e2e_iagan_steps)
+        budget = Budget.from_flat({"csgm.steps": args.e2e_csgm_steps, "csgm.restarts": args.e2e_restarts,
+                                   "iagan.steps": args.e2e_iagan_steps}, Budget.paper())
         row = end_to_end(G, A, faces, budget, args.e2e_precision)
         print(f"end to end, {row['faces']} faces × {row['restarts']} restarts, {row['csgm_steps']} + "
               f"{row['iagan_steps']} steps: paper loop {row['paper_loop_s']:.1f} s ({row['paper_loop_psnr']:.2f} dB)")
