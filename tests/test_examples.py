@@ -16,8 +16,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "examples").glob("*.py"))
-PUBLIC = {"invgen.data", "invgen.forward", "invgen.generators", "invgen.metrics", "invgen.operators",
-          "invgen.priors", "invgen.solvers"}
+PUBLIC = {"invgen.data", "invgen.fidelity", "invgen.forward", "invgen.generators", "invgen.metrics",
+          "invgen.operators", "invgen.priors", "invgen.solvers"}
 STEPS = 3
 
 
@@ -31,7 +31,7 @@ def load(name: str):
 
 def test_the_examples_are_the_research_scripts():
     assert {p.stem for p in EXAMPLES} == {"quickstart", "robust_fidelity", "sparse_deviations", "custom_operator",
-                                          "own_generator", "method_study", "uncertainty"}
+                                          "own_generator", "method_study", "uncertainty", "comparison", "poisson"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -88,9 +88,42 @@ def test_method_study_prints_a_row_per_budget_and_method_and_writes_json(tmp_pat
             assert math.isfinite(mean)
             assert any(re.match(rf"{budget}\s+{re.escape(method)}\s", line) for line in printed), (budget, method)
     written = json.loads(out.read_text())
-    assert written["budgets"]["default"]["average"] is True and written["budgets"]["paper"]["average"] is False
-    assert written["budgets"]["paper"]["csgm_steps"] == STEPS
+    budgets = written["budgets"]
+    assert budgets["default"]["csgm.average"] is True and budgets["paper"]["csgm.average"] is False
+    assert budgets["default"]["csgm.steps"] == budgets["paper"]["csgm.steps"] == STEPS
+    assert budgets["default"]["csgm.restarts"] == 4 and budgets["paper"]["csgm.restarts"] == 1
     assert len(written["psnr_db"]) == 2 * len(study.METHODS)
+
+
+def test_poisson_fits_each_method_by_its_likelihood_and_by_least_squares(tmp_path, capsys):
+    out = tmp_path / "poisson.png"
+    scores = load("poisson").main(steps=STEPS, out=str(out))
+    assert out.stat().st_size > 0
+    assert set(scores) == {f"{method} ({fit})" for method in ("csgm-bp", "iagan-bp")
+                           for fit in ("Poisson NLL", "least squares")}
+    assert all(math.isfinite(v) for v in scores.values()), scores
+    printed = capsys.readouterr().out
+    for key, value in scores.items():  # one line per method and fit, with the PSNR it returns
+        method, fit = key.removesuffix(")").split(" (")
+        line = rf"^{re.escape(method)}\s+{re.escape(fit)}\s+PSNR\s+{value:.2f} dB\s+ST-LPIPS 0\.\d{{3}}$"
+        assert re.search(line, printed, re.M), (key, printed)
+    assert f"wrote {out}" in printed
+
+
+def test_comparison_prints_its_table_and_writes_the_records(tmp_path, capsys):
+    out = tmp_path / "comparison.json"
+    table = load("comparison").main(steps=STEPS, out=str(out))
+    assert table in capsys.readouterr().out
+    written = json.loads(out.read_text())
+    methods = ["bicubic", "dip", "csgm-bp", "iagan-bp"]
+    assert [row["method"] for row in written["summary"]] == methods
+    assert len(written["records"]) == 4 * len(methods) and {r["image"] for r in written["records"]} == {0, 1, 2, 3}
+    for row in written["summary"]:  # each row: the mean over its 4 images' records
+        psnrs = [r["psnr"] for r in written["records"] if r["method"] == row["method"]]
+        assert row["n_images"] == 4 and row["psnr"] == pytest.approx(sum(psnrs) / 4)
+        assert f"| {row['method']} | 4 |" in table
+    assert [row["method"] for row in written["paired"]] == methods[:-1]  # each against iagan-bp
+    assert "iagan-bp ahead in PSNR" in table
 
 
 def readme_one_screen() -> str:
