@@ -7,6 +7,8 @@ the solver keeps at the best iterate. :func:`invgen.solvers.solve` fits any of t
 from invgen.priors.base import Prior
 from invgen.priors.deep_image_prior import DeepImagePrior, SkipNetwork
 from invgen.priors.generative import GenerativePrior
-from invgen.priors.image_adaptive import ImageAdaptivePrior
+from invgen.priors.image_adaptive import ImageAdaptivePrior, ProgressivePrior
+from invgen.priors.intermediate import IntermediateLayerPrior, MultiCodePrior, project_l1_ball
 
-__all__ = ["DeepImagePrior", "GenerativePrior", "ImageAdaptivePrior", "Prior", "SkipNetwork"]
+__all__ = ["DeepImagePrior", "GenerativePrior", "ImageAdaptivePrior", "IntermediateLayerPrior", "MultiCodePrior",
+           "Prior", "ProgressivePrior", "SkipNetwork", "project_l1_ball"]

@@ -17,6 +17,9 @@ class Prior:
       pass), and a penalty on the parameters may ignore it.
     - ``state()``: per-image tensors (first dim ``B``) worth returning with the estimate,
       e.g. the latent ``z``; the solver keeps them at each image's best iterate.
+    - ``project()``: called by the solver after every optimiser step, without gradients, to
+      put the parameters back into their feasible set (projected gradient descent, e.g. an
+      ℓ1 ball); nothing by default.
     """
 
     def parameter_groups(self) -> list[dict]:
@@ -30,3 +33,6 @@ class Prior:
 
     def state(self) -> dict[str, torch.Tensor]:
         return {}
+
+    def project(self) -> None:
+        return None

@@ -49,3 +49,25 @@ class ImageAdaptivePrior(Prior):
         # θ_i is not kept: a snapshot per improvement would cost as much as a step of a
         # small generator; the adapted image x_i is the output.
         return {"z": self.z.detach()}
+
+
+class ProgressivePrior(ImageAdaptivePrior):
+    """DGP's progressive image-adaptive prior (Pan, Zhan, Dai, Lin, Loy and Luo, ECCV 2020):
+    :class:`ImageAdaptivePrior` with the generator's weights in one parameter group per block
+    (``blocks``: lists of parameter names, as in ``generator.named_parameters()``, from the
+    first block to the last; see :func:`invgen.generators.layers.layers_of`), so that a
+    schedule can open them one after another: ``parameter_groups()`` is ``[z, block 1, …]``.
+    Weights in no block are not optimised."""
+
+    def __init__(self, generator: Generator, z_init: torch.Tensor, blocks: list[list[str]], *, lr_z: float,
+                 lr_theta: float) -> None:
+        super().__init__(generator, z_init, lr_z=lr_z, lr_theta=lr_theta)
+        unknown = sorted({name for block in blocks for name in block} - set(self.network.params))
+        if unknown:
+            raise ValueError(f"blocks name weights the generator does not have: {unknown[:3]}")
+        self.blocks = blocks
+
+    def parameter_groups(self) -> list[dict]:
+        return [{"params": [self.z], "lr": self.lr_z},
+                *({"params": [self.network.params[name] for name in block], "lr": self.lr_theta}
+                  for block in self.blocks)]

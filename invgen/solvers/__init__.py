@@ -4,7 +4,9 @@ Each method is a module with its function, its settings (invgen's defaults and t
 preset) and its registry line: :func:`csgm` (latent search; :mod:`~invgen.solvers.latent_search`),
 :func:`iagan` (image-adaptive fine-tuning from CSGM's estimates; :mod:`~invgen.solvers.image_adaptive`),
 :func:`dip` (Deep Image Prior; :mod:`~invgen.solvers.deep_prior`), and the classic baselines
-(:mod:`~invgen.solvers.classic`). Each takes a forward model (or an operator: noiseless) and
+(:mod:`~invgen.solvers.classic`), and the methods that followed IAGAN: :func:`ilo`
+(:mod:`~invgen.solvers.intermediate_layers`), :func:`dgp` (:mod:`~invgen.solvers.progressive`),
+:func:`mganprior` (:mod:`~invgen.solvers.multi_code`). Each takes a forward model (or an operator: noiseless) and
 returns :class:`Estimates` ``(B, K, C, H, W)``. :func:`back_project` makes an estimate agree
 with ``y``. :func:`reconstruct` runs the methods of :data:`METHODS` by name with a
 :class:`Budget` of their settings; :func:`compare` scores them on a set of images;
@@ -22,13 +24,17 @@ from invgen.solvers.classic import BICUBIC, PINV, LassoDCTSettings, bicubic_upsa
 from invgen.solvers.latent_search import PAPER_CSGM, CSGMSettings, csgm, encoder_starts  # noqa: E402
 from invgen.solvers.image_adaptive import PAPER_IAGAN, IAGANSettings, iagan  # noqa: E402
 from invgen.solvers.deep_prior import DIPSettings, dip  # noqa: E402
+from invgen.solvers.intermediate_layers import ILOSettings, ilo  # noqa: E402
+from invgen.solvers.progressive import DGPSettings, dgp  # noqa: E402
+from invgen.solvers.multi_code import MGANpriorSettings, mganprior  # noqa: E402
 from invgen.solvers.pipeline import method_names, reconstruct, reconstruct_samples  # noqa: E402
 from invgen.solvers.comparison import Comparison, compare  # noqa: E402
 
 __all__ = [
-    "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_IAGAN", "PINV", "Budget", "CSGMSettings", "Comparison", "DIPSettings",
-    "Estimates", "IAGANSettings", "LassoDCTSettings", "Method", "NoSettings", "Problem", "Settings", "SolveResult",
-    "back_project", "bicubic_upsample", "compare", "csgm", "dip", "encoder_starts", "iagan", "lasso_dct",
+    "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_IAGAN", "PINV", "Budget", "CSGMSettings", "Comparison", "DGPSettings",
+    "DIPSettings", "Estimates", "IAGANSettings", "ILOSettings", "LassoDCTSettings", "MGANpriorSettings", "Method",
+    "NoSettings", "Problem", "Settings", "SolveResult", "back_project", "bicubic_upsample", "compare", "csgm", "dgp",
+    "dip", "encoder_starts", "iagan", "ilo", "lasso_dct", "mganprior",
     "method_names", "reconstruct", "reconstruct_samples", "register", "restart_spread", "setting", "solve",
     "unregister",
 ]

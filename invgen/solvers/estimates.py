@@ -20,7 +20,7 @@ from invgen.solvers.loop import SolveResult
 class Estimates:
     """``x``: ``(B, K, C, H, W)``; ``objective``: ``(B, K)``, each estimate's objective, or
     ``None`` for a closed-form method; ``z``: ``(B, K, latent_dim)`` for methods with a
-    latent, else ``None``; ``solve``: the :class:`~invgen.solvers.SolveResult` of the
+    latent (``(B, K, N, latent_dim)`` for mGANprior's ``N`` codes), else ``None``; ``solve``: the :class:`~invgen.solvers.SolveResult` of the
     ``B·K`` fits (histories, stop steps; rows image-major), else ``None``."""
 
     x: torch.Tensor

@@ -12,7 +12,8 @@ from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ImageAdaptivePrior
 from invgen.solvers.estimates import Estimates
 from invgen.solvers.holdout import holdout_block_for, holdout_cells, holdout_split
-from invgen.solvers.loop import Callback, Penalty, check_measurement, solve
+from invgen.priors.base import Prior
+from invgen.solvers.loop import Callback, Penalty, Schedule, SolveResult, check_measurement, solve
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
 from invgen.solvers.settings import Settings, setting
@@ -80,20 +81,43 @@ def iagan(
     A = model.A
     check_measurement(A, y)
     check_image_shape(generator, A.in_shape)
+    check_start(y, start)
+    prior = ImageAdaptivePrior(generator, start.z.flatten(0, 1), lr_z=settings.lr_z, lr_theta=settings.lr_theta)
+    result = fit_adaptation(model, y.repeat_interleave(start.k, dim=0), prior, settings.steps, settings.holdout,
+                            settings.holdout_block, seed=seed, penalty=penalty, callbacks=callbacks,
+                            precision=PRECISIONS[settings.precision], progress=progress, desc="iagan")
+    return Estimates.from_rows(result, start.k)
+
+
+def check_start(y: torch.Tensor, start: Estimates) -> None:
+    """``start`` holds latents for each of the images measured in ``y``."""
     if start.z is None or start.x.shape[0] != y.shape[0]:
         raise ValueError(f"start must be the latent search's estimates of these {y.shape[0]} images "
                          "(start = csgm(problem, y, generator))")
-    y_rows = y.repeat_interleave(start.k, dim=0)
-    steps = settings.steps if model.noiseless else max(1, settings.steps // 2)
+
+
+def adaptation_steps(model: ForwardModel, steps: int) -> int:
+    """The steps an adaptation runs: ``steps``, halved for noisy ``y`` (the IAGAN paper's rule)."""
+    return steps if model.noiseless else max(1, steps // 2)
+
+
+def fit_adaptation(
+    model: ForwardModel, y: torch.Tensor, prior: Prior, steps: int, holdout: float, holdout_block: int, *,
+    seed: int, penalty: Penalty | None = None, callbacks: tuple[Callback, ...] = (), schedule: Schedule | None = None,
+    precision: torch.dtype | None = None, progress: bool = True, desc: str = "adapt",
+) -> SolveResult:
+    """:func:`~invgen.solvers.solve` with the stop rules of an adaptation that can over-fit
+    ``y`` (IAGAN's, shared by the methods that adapt more than a latent): ``steps`` halved for
+    noisy ``y``; under Gaussian noise the discrepancy principle; otherwise, with ``holdout``
+    > 0, that share of the measurements (squares of ``holdout_block``, 0: from the operator)
+    left out of the fit and the iterate predicting them best kept."""
+    steps = adaptation_steps(model, steps)
     fit, check = model.fidelity, None
-    if settings.holdout and not model.noise_std:
-        fit, check = holdout_split(y_rows, settings.holdout, seed, settings.holdout_block or holdout_block_for(A),
-                                   model.fidelity)
-    prior = ImageAdaptivePrior(generator, start.z.flatten(0, 1), lr_z=settings.lr_z, lr_theta=settings.lr_theta)
-    result = solve(A, y_rows, prior, steps, fidelity=fit, penalty=penalty, validation=check,
-                   noise_std=model.noise_std or None, callbacks=callbacks, precision=PRECISIONS[settings.precision],
-                   progress=progress, desc="iagan")
-    return Estimates.from_rows(result, start.k)
+    if holdout and not model.noise_std:
+        fit, check = holdout_split(y, holdout, seed, holdout_block or holdout_block_for(model.A), model.fidelity)
+    return solve(model.A, y, prior, steps, fidelity=fit, penalty=penalty, validation=check,
+                 noise_std=model.noise_std or None, callbacks=callbacks, schedule=schedule, precision=precision,
+                 progress=progress, desc=desc)
 
 
 def _run(problem: Problem, settings: IAGANSettings) -> Estimates:

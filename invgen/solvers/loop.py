@@ -171,7 +171,9 @@ def solve(
       sees the current images ``(B, C, H, W)``, their objectives ``(B,)`` and
       ``prior.state()``, and returns ``None`` or ``B`` booleans: the images to stop.
 
-    A stopped image is frozen: its parameters get no update after its stop step (they
+    After every update the prior may project its parameters back into their feasible set
+    (``prior.project()``: projected gradient descent). A stopped image is frozen: its
+    parameters get no update after its stop step (they
     are restored after each optimiser step, so momentum or weight decay cannot move
     them). The loop ends when every image has stopped. With a ``reference`` batch
     ``(B, *A.in_shape)`` the PSNR of every step is recorded too. ``progress`` shows a
@@ -280,6 +282,8 @@ def solve(
         stopped = ~active
         frozen = [p.detach()[stopped] for p in params] if stopped.any() else None
         opt.step()
+        with torch.no_grad():
+            prior.project()
         if frozen is not None:
             with torch.no_grad():
                 for p, rows in zip(params, frozen):

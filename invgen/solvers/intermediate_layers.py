@@ -1,0 +1,94 @@
+"""ILO, Intermediate Layer Optimization (Daras, Dean, Jalal and Dimakis, ICML 2021): after the
+latent search, optimise the output of an intermediate block of the generator, then of the next
+one, each inside an ℓ1 ball around the range of the blocks before it; the later blocks stay fixed."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from invgen.forward import ForwardModel, forward_model
+from invgen.generators.base import Generator, check_image_shape
+from invgen.generators.layers import layers_of
+from invgen.operators import LinearOperator
+from invgen.priors.intermediate import IntermediateLayerPrior
+from invgen.solvers.estimates import Estimates
+from invgen.solvers.holdout import holdout_block_for, holdout_cells
+from invgen.solvers.image_adaptive import check_start, fit_adaptation
+from invgen.solvers.loop import Callback, Penalty, check_measurement
+from invgen.solvers.method import Method, Problem
+from invgen.solvers.registry import register
+from invgen.solvers.settings import Settings, setting
+from invgen.validation import count, fraction, nonnegative, positive, whole
+
+
+@dataclass(frozen=True)
+class ILOSettings(Settings):
+    """Stage ``s`` (``s = 0 … stages − 1``) optimises a deviation ``δ`` of the features at split
+    point ``first + s`` (:mod:`invgen.generators.layers`; 1 is after the first block) by
+    projected Adam (``lr``) for ``steps`` steps, ``‖δ_i‖₁ ≤ radius·‖h_i‖₁`` with ``h_i`` the
+    features of the previous stage's solution there; the stop rules are IAGAN's
+    (``holdout``, ``holdout_block``; halved steps and the discrepancy principle under noise)."""
+
+    first: int = setting(1, "the first split point optimised (1: after the generator's first block)", count)
+    stages: int = setting(2, "split points optimised one after another, from the first", count)
+    steps: int = setting(100, "steps per stage; halved for noisy y", count)
+    lr: float = setting(0.01, "learning rate of the deviations", positive)
+    radius: float = setting(0.1, "ℓ1 radius of each stage's deviation, relative to ‖features‖₁", nonnegative)
+    holdout: float = setting(0.2, "share of the measurements left out, keeping the iterate that predicts them best "
+                                  "(not under Gaussian noise; 0: keep the smallest objective)", fraction)
+    holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
+
+
+def ilo(
+    problem: ForwardModel | LinearOperator,
+    y: torch.Tensor,
+    generator: Generator,
+    start: Estimates,
+    settings: ILOSettings = ILOSettings(),
+    *,
+    penalty: Penalty | None = None,
+    callbacks: tuple[Callback, ...] = (),
+    seed: int = 0,
+    progress: bool = True,
+) -> Estimates:
+    """ILO from each of ``start``'s latents (``start = csgm(problem, y, G)``): ``K = start.k``
+    estimates per image; ``Estimates.solve`` is the last stage's fit. ``problem``, ``penalty``,
+    ``callbacks``: as :func:`~invgen.solvers.iagan`. ``ValueError`` when the stages run past
+    the generator's split points."""
+    model = forward_model(problem)
+    check_measurement(model.A, y)
+    check_image_shape(generator, model.A.in_shape)
+    check_start(y, start)
+    layers = layers_of(generator)
+    if settings.first + settings.stages - 1 > layers.points:
+        raise ValueError(f"ILO's stages reach split point {settings.first + settings.stages - 1}, but the generator "
+                         f"has {layers.points} (first + stages − 1 ≤ {layers.points})")
+    z, y_rows = start.z.flatten(0, 1), y.repeat_interleave(start.k, dim=0)
+    with torch.no_grad():
+        features = layers.run(z, z, 0, settings.first)
+    for stage in range(settings.stages):
+        point = settings.first + stage
+        if stage:
+            with torch.no_grad():
+                features = layers.run(result.state["features"], z, point - 1, point)
+        prior = IntermediateLayerPrior(generator, z, features, point, radius=settings.radius, lr=settings.lr)
+        result = fit_adaptation(model, y_rows, prior, settings.steps, settings.holdout, settings.holdout_block,
+                                seed=seed, penalty=penalty, callbacks=callbacks, progress=progress,
+                                desc=f"ilo {stage + 1}/{settings.stages}")
+    return Estimates.from_rows(result, start.k)
+
+
+def _run(problem: Problem, settings: ILOSettings) -> Estimates:
+    return ilo(problem.model, problem.y, problem.generator, problem.start, settings, seed=problem.seed,
+               progress=problem.progress)
+
+
+def _check(A: LinearOperator, settings: ILOSettings) -> None:
+    if settings.holdout:
+        holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
+
+
+ILO = register(Method("ilo", _run, ILOSettings, summary="intermediate layer optimization from CSGM's starts: "
+                      "features of deeper and deeper layers inside ℓ1 balls (Daras et al. 2021)",
+                      needs_generator=True, check=_check, after="csgm"))

@@ -1,0 +1,91 @@
+"""mGANprior, the multi-code GAN prior (Gu, Shen and Zhou, CVPR 2020): ``N`` latent codes, each
+mapped to an intermediate feature map, combined with learned per-channel importance weights,
+then the rest of the generator."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from invgen.forward import ForwardModel, forward_model
+from invgen.generators.base import Generator, check_image_shape
+from invgen.generators.layers import layers_of
+from invgen.operators import LinearOperator
+from invgen.priors.intermediate import MultiCodePrior
+from invgen.solvers.estimates import Estimates
+from invgen.solvers.holdout import holdout_block_for, holdout_cells
+from invgen.solvers.image_adaptive import check_start, fit_adaptation
+from invgen.solvers.loop import Callback, Penalty, check_measurement
+from invgen.solvers.method import Method, Problem
+from invgen.solvers.registry import register
+from invgen.solvers.settings import Settings, setting
+from invgen.validation import count, fraction, positive, whole
+
+
+@dataclass(frozen=True)
+class MGANpriorSettings(Settings):
+    """``codes`` latents per estimate composed at split point ``point``
+    (:mod:`invgen.generators.layers`): the first is CSGM's latent with importance 1, the others
+    seeded draws of the latent law with importance 0, so the search starts where CSGM ended;
+    codes (``lr_z``) and importances (``lr_alpha``) are fitted by Adam for ``steps`` steps with
+    IAGAN's stop rules (``holdout``, ``holdout_block``; halved steps and the discrepancy
+    principle under noise). The paper composes 20 codes (PGGAN, StyleGAN)."""
+
+    codes: int = setting(8, "latent codes per estimate", count)
+    point: int = setting(2, "split point where the codes' features are composed", count)
+    steps: int = setting(200, "steps; halved for noisy y", count)
+    lr_z: float = setting(0.01, "learning rate of the codes", positive)
+    lr_alpha: float = setting(0.01, "learning rate of the per-channel importances", positive)
+    holdout: float = setting(0.2, "share of the measurements left out, keeping the iterate that predicts them best "
+                                  "(not under Gaussian noise; 0: keep the smallest objective)", fraction)
+    holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
+
+
+def mganprior(
+    problem: ForwardModel | LinearOperator,
+    y: torch.Tensor,
+    generator: Generator,
+    start: Estimates,
+    settings: MGANpriorSettings = MGANpriorSettings(),
+    *,
+    penalty: Penalty | None = None,
+    callbacks: tuple[Callback, ...] = (),
+    seed: int = 0,
+    progress: bool = True,
+) -> Estimates:
+    """The multi-code search from each of ``start``'s latents (``start = csgm(problem, y, G)``):
+    ``K = start.k`` estimates per image, their codes as ``z`` ``(B, K, codes, latent_dim)``.
+    ``problem``, ``penalty``, ``callbacks``: as :func:`~invgen.solvers.iagan`."""
+    model = forward_model(problem)
+    check_measurement(model.A, y)
+    check_image_shape(generator, model.A.in_shape)
+    check_start(y, start)
+    layers = layers_of(generator)
+    if settings.point > layers.points:
+        raise ValueError(f"mGANprior composes at split point {settings.point}, but the generator has {layers.points}")
+    z = start.z.flatten(0, 1)
+    others = generator.sample_latent(settings.codes - 1, generator=torch.Generator().manual_seed(seed))
+    codes = torch.cat([z[:, None], others.expand(len(z), -1, -1)], dim=1)
+    importance = torch.zeros(len(z), settings.codes, layers.shape(settings.point)[0], dtype=z.dtype, device=z.device)
+    importance[:, 0] = 1
+    prior = MultiCodePrior(generator, codes, importance, settings.point, lr_z=settings.lr_z,
+                           lr_alpha=settings.lr_alpha)
+    result = fit_adaptation(model, y.repeat_interleave(start.k, dim=0), prior, settings.steps, settings.holdout,
+                            settings.holdout_block, seed=seed, penalty=penalty, callbacks=callbacks,
+                            progress=progress, desc="mganprior")
+    return Estimates.from_rows(result, start.k)
+
+
+def _run(problem: Problem, settings: MGANpriorSettings) -> Estimates:
+    return mganprior(problem.model, problem.y, problem.generator, problem.start, settings, seed=problem.seed,
+                     progress=problem.progress)
+
+
+def _check(A: LinearOperator, settings: MGANpriorSettings) -> None:
+    if settings.holdout:
+        holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
+
+
+MGANPRIOR = register(Method("mganprior", _run, MGANpriorSettings, summary="multi-code GAN prior from CSGM's starts: "
+                            "codes composed at an intermediate layer with per-channel importances (Gu et al. 2020)",
+                            needs_generator=True, check=_check, after="csgm"))

@@ -1,0 +1,110 @@
+"""DGP-style progressive adaptation (Deep Generative Prior; Pan, Zhan, Dai, Lin, Loy and Luo,
+ECCV 2020): after the latent search, fine-tune the generator's blocks progressively from the
+first to the last — each stage adds the next block to the trained set — with IAGAN's
+per-image weights, holdout and stop rules."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from invgen.forward import ForwardModel, forward_model
+from invgen.generators.base import Generator, check_image_shape
+from invgen.generators.layers import layers_of
+from invgen.operators import LinearOperator
+from invgen.priors.image_adaptive import ProgressivePrior
+from invgen.solvers.estimates import Estimates
+from invgen.solvers.holdout import holdout_block_for, holdout_cells
+from invgen.solvers.image_adaptive import adaptation_steps, check_start, fit_adaptation
+from invgen.solvers.loop import Callback, Penalty, check_measurement
+from invgen.solvers.method import Method, Problem
+from invgen.solvers.registry import register
+from invgen.solvers.settings import Settings, setting
+from invgen.validation import PRECISIONS, count, fraction, positive, precision, whole
+
+
+@dataclass(frozen=True)
+class DGPSettings(Settings):
+    """``steps`` in all (halved for noisy y), split evenly between ``stages`` (0: one per block
+    of the generator, :mod:`invgen.generators.layers`); stage ``s`` trains the latent and the
+    weights of blocks ``1 … s`` (the last stage every block), at IAGAN's learning rates, with
+    IAGAN's stop rules (``holdout``, ``holdout_block``, the discrepancy principle under noise)."""
+
+    steps: int = setting(200, "steps in all, split evenly between the stages; halved for noisy y", count)
+    stages: int = setting(0, "stages, each opening the next block (0: one per block)", whole)
+    lr_z: float = setting(1e-4, "learning rate for z", positive)
+    lr_theta: float = setting(1e-4, "learning rate for the opened blocks' weights", positive)
+    holdout: float = setting(0.2, "share of the measurements left out, keeping the iterate that predicts them best "
+                                  "(not under Gaussian noise; 0: keep the smallest objective)", fraction)
+    holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
+    precision: str = setting("float32", "the generator's arithmetic: float32, or mixed bfloat16 or float16", precision)
+
+
+def stage_blocks(generator: Generator, stages: int) -> list[list[str]]:
+    """The generator's weights grouped into ``stages`` stages (0: one per block): stage ``s < stages``
+    holds block ``s``'s weights, the last stage every remaining block's. ``ValueError`` for more
+    stages than blocks."""
+    layers = layers_of(generator)
+    n_blocks = layers.points + 1
+    stages = stages or n_blocks
+    if stages > n_blocks:
+        raise ValueError(f"DGP has {stages} stages but the generator has {n_blocks} blocks")
+    before = [set(layers.parameters(point)) for point in range(n_blocks + 1)]
+    cuts = [*range(1, stages), n_blocks]
+    return [sorted(before[end] - before[begin]) for begin, end in zip([0, *cuts[:-1]], cuts)]
+
+
+def progressive_schedule(stage_steps: int):
+    """The learning-rate schedule that opens parameter group ``g ≥ 1`` (block stage ``g``) at
+    update ``(g − 1)·stage_steps`` — closed groups have learning rate 0, so Adam leaves them
+    exactly as they are; group 0 (the latent) is always open."""
+    def schedule(optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        def opener(group: int):
+            return lambda step: 1.0 if group == 0 or step >= (group - 1) * stage_steps else 0.0
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, [opener(g) for g in range(len(optimizer.param_groups))])
+    return schedule
+
+
+def dgp(
+    problem: ForwardModel | LinearOperator,
+    y: torch.Tensor,
+    generator: Generator,
+    start: Estimates,
+    settings: DGPSettings = DGPSettings(),
+    *,
+    penalty: Penalty | None = None,
+    callbacks: tuple[Callback, ...] = (),
+    seed: int = 0,
+    progress: bool = True,
+) -> Estimates:
+    """Progressive adaptation from each of ``start``'s latents (``start = csgm(problem, y, G)``):
+    ``K = start.k`` estimates per image. ``problem``, ``penalty``, ``callbacks``: as
+    :func:`~invgen.solvers.iagan`; ``generator`` is never modified."""
+    model = forward_model(problem)
+    check_measurement(model.A, y)
+    check_image_shape(generator, model.A.in_shape)
+    check_start(y, start)
+    blocks = stage_blocks(generator, settings.stages)
+    stage_steps = math.ceil(adaptation_steps(model, settings.steps) / len(blocks))
+    prior = ProgressivePrior(generator, start.z.flatten(0, 1), blocks, lr_z=settings.lr_z, lr_theta=settings.lr_theta)
+    result = fit_adaptation(model, y.repeat_interleave(start.k, dim=0), prior, settings.steps, settings.holdout,
+                            settings.holdout_block, seed=seed, penalty=penalty, callbacks=callbacks,
+                            schedule=progressive_schedule(stage_steps), precision=PRECISIONS[settings.precision],
+                            progress=progress, desc="dgp")
+    return Estimates.from_rows(result, start.k)
+
+
+def _run(problem: Problem, settings: DGPSettings) -> Estimates:
+    return dgp(problem.model, problem.y, problem.generator, problem.start, settings, seed=problem.seed,
+               progress=problem.progress)
+
+
+def _check(A: LinearOperator, settings: DGPSettings) -> None:
+    if settings.holdout:
+        holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
+
+
+DGP = register(Method("dgp", _run, DGPSettings, summary="progressive adaptation from CSGM's starts: the generator's "
+                      "blocks fine-tuned from the first to the last (Pan et al. 2020)", needs_generator=True,
+                      check=_check, after="csgm"))
