@@ -7,6 +7,7 @@ from invgen.generators.face64 import load_default, load_face64
 from invgen.generators.pggan import PGGANGenerator, build_pggan, load_pggan
 from invgen.generators.spec import LOADERS, SPEC_HELP, load_generator
 from invgen.generators.stylegan2 import StyleGAN2Generator, StyleGAN2Network, build_stylegan2, load_stylegan2
+from invgen.generators.stylegan2_ada import UnsafePickleError, load_stylegan2_ada
 
 __all__ = [
     "LOADERS",
@@ -18,6 +19,7 @@ __all__ = [
     "PGGANGenerator",
     "StyleGAN2Generator",
     "StyleGAN2Network",
+    "UnsafePickleError",
     "build_began",
     "build_dcgan",
     "build_pggan",
@@ -29,5 +31,6 @@ __all__ = [
     "load_generator",
     "load_pggan",
     "load_stylegan2",
+    "load_stylegan2_ada",
     "wrap",
 ]

@@ -4,8 +4,10 @@
 train`` file) or ``load_generator("KIND:PATH")`` with ``KIND`` one of :data:`LOADERS`,
 e.g. ``"began:gen_64.pth"``, ``"pggan:100_celeb_hq_network-snapshot-010403.pth"`` or
 ``"stylegan2:550000.pt"`` (rosinality's StyleGAN2, searched in W; ``stylegan2-z:`` and
-``stylegan2-w+:`` search in z or W+). The CLI's and the experiments' ``--generator`` take
-these strings.
+``stylegan2-w+:`` search in z or W+) or ``"stylegan2-ada:ffhq.pkl"`` (a network pickle of
+NVIDIA's stylegan2-ada-pytorch, read without running its code; ``stylegan2-ada-z:`` and
+``stylegan2-ada-w+:`` likewise). The CLI's and the experiments' ``--generator`` take these
+strings.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from invgen.generators.dcgan import load_dcgan
 from invgen.generators.face64 import load_default, load_face64
 from invgen.generators.pggan import load_pggan
 from invgen.generators.stylegan2 import load_stylegan2
+from invgen.generators.stylegan2_ada import load_stylegan2_ada
 
 LOADERS = {
     "face64": load_face64,
@@ -31,6 +34,9 @@ LOADERS = {
     "stylegan2": load_stylegan2,  # searches W from the mean w; -z / -w+ pick the other spaces
     "stylegan2-z": partial(load_stylegan2, space="z"),
     "stylegan2-w+": partial(load_stylegan2, space="w+"),
+    "stylegan2-ada": load_stylegan2_ada,  # NVIDIA's .pkl (G_ema), same spaces as stylegan2
+    "stylegan2-ada-z": partial(load_stylegan2_ada, space="z"),
+    "stylegan2-ada-w+": partial(load_stylegan2_ada, space="w+"),
 }
 
 
@@ -38,7 +44,9 @@ class UnknownGeneratorKind(ValueError):
     """A ``KIND:PATH`` spec names no loader of :data:`LOADERS`."""
 
 
-SPEC_HELP = f"'default', an `invgen train` face64.pt file, or KIND:PATH with KIND in {', '.join(LOADERS)}"
+SPEC_HELP = (f"'default', an `invgen train` face64.pt file, or KIND:PATH with KIND in {', '.join(LOADERS)} "
+             "(stylegan2*: rosinality .pt checkpoints; stylegan2-ada*: NVIDIA stylegan2-ada-pytorch .pkl "
+             "network pickles; -z / -w+ search z or W+ instead of W)")
 
 
 def load_generator(spec: str | PathLike) -> Generator:

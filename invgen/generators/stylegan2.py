@@ -189,38 +189,52 @@ class NoiseInjection(nn.Module):
         return x + self.weight * noise
 
 
-class FusedLeakyReLU(nn.Module):
-    """Per-channel bias, then leaky ReLU (0.2) times √2."""
+def _clamp(x: torch.Tensor, clamp: float | None) -> torch.Tensor:
+    return x if clamp is None else x.clamp(-clamp, clamp)
 
-    def __init__(self, channels: int) -> None:
+
+class FusedLeakyReLU(nn.Module):
+    """Per-channel bias, then leaky ReLU (0.2) times √2, then clipping to ``±clamp`` if given."""
+
+    def __init__(self, channels: int, clamp: float | None = None) -> None:
         super().__init__()
         self.bias = nn.Parameter(torch.zeros(channels))
+        self.clamp = clamp
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.leaky_relu(x + self.bias[:, None, None], LEAK) * math.sqrt(2)
+        return _clamp(F.leaky_relu(x + self.bias[:, None, None], LEAK) * math.sqrt(2), self.clamp)
 
 
 class StyledConv(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, style_dim: int, upsample: bool = False) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, style_dim: int, upsample: bool = False, clamp: float | None = None
+    ) -> None:
         super().__init__()
         self.conv = ModulatedConv2d(in_channels, out_channels, 3, style_dim, upsample=upsample)
         self.noise = NoiseInjection()
-        self.activate = FusedLeakyReLU(out_channels)
+        self.activate = FusedLeakyReLU(out_channels, clamp)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         return self.activate(self.noise(self.conv(x, w), noise))
 
 
 class ToRGB(nn.Module):
-    def __init__(self, in_channels: int, style_dim: int, out_channels: int = 3, upsample: bool = True) -> None:
+    """1×1 modulated convolution plus bias (clipped to ``±clamp`` if given), added to the
+    upsampled RGB image of the previous resolution."""
+
+    def __init__(
+        self, in_channels: int, style_dim: int, out_channels: int = 3, upsample: bool = True,
+        clamp: float | None = None,
+    ) -> None:
         super().__init__()
         if upsample:
             self.upsample = Resample(pad=(2, 1), up=2, gain=4.0)
         self.conv = ModulatedConv2d(in_channels, out_channels, 1, style_dim, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
+        self.clamp = clamp
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.conv(x, w) + self.bias
+        out = _clamp(self.conv(x, w) + self.bias, self.clamp)
         return out if skip is None else out + self.upsample(skip)
 
 
@@ -241,7 +255,10 @@ class StyleGAN2Network(nn.Module):
     ``(B, latent_dim)`` latents of ``space`` (see the module docstring) and returns the raw
     RGB output ``(B, out_channels, size, size)``, trained on [−1, 1]. ``mapping(z)`` is
     ``f``; ``synthesis(ws)`` takes ``(B, n_latent, d)``. ``w_avg`` (a buffer, not part of
-    the checkpoint format) is the mean ``w``.
+    the checkpoint format) is the mean ``w``. ``lr_mlp``: the mapping layers' learning-rate
+    multiplier. ``conv_clamp``: clip each 3×3 layer's activations and each ``to_rgb`` output
+    to ``±conv_clamp`` (NVIDIA's stylegan2-ada-pytorch option, used with mixed precision;
+    rosinality's networks have none).
     """
 
     def __init__(
@@ -252,6 +269,7 @@ class StyleGAN2Network(nn.Module):
         out_channels: int = 3,
         space: LatentSpace = "w",
         lr_mlp: float = 0.01,
+        conv_clamp: float | None = None,
     ) -> None:
         super().__init__()
         if space not in SPACES:
@@ -264,14 +282,14 @@ class StyleGAN2Network(nn.Module):
         )
         c0 = self.channels[0]
         self.input = ConstantInput(c0)
-        self.conv1 = StyledConv(c0, c0, style_dim)
-        self.to_rgb1 = ToRGB(c0, style_dim, out_channels, upsample=False)
+        self.conv1 = StyledConv(c0, c0, style_dim, clamp=conv_clamp)
+        self.to_rgb1 = ToRGB(c0, style_dim, out_channels, upsample=False, clamp=conv_clamp)
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         for c_in, c_out in zip(self.channels, self.channels[1:]):
-            self.convs.append(StyledConv(c_in, c_out, style_dim, upsample=True))
-            self.convs.append(StyledConv(c_out, c_out, style_dim))
-            self.to_rgbs.append(ToRGB(c_out, style_dim, out_channels))
+            self.convs.append(StyledConv(c_in, c_out, style_dim, upsample=True, clamp=conv_clamp))
+            self.convs.append(StyledConv(c_out, c_out, style_dim, clamp=conv_clamp))
+            self.to_rgbs.append(ToRGB(c_out, style_dim, out_channels, clamp=conv_clamp))
         self.noises = nn.Module()
         for layer in range(2 * len(self.channels) - 1):
             side = 2 ** ((layer + 5) // 2)
