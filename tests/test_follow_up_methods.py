@@ -87,18 +87,21 @@ def test_dgps_stages_touch_only_the_blocks_they_name(problem):
         solve(A, y_rows, prior, steps, schedule=progressive_schedule(5), progress=False)
         return [any(not torch.equal(prior.network.params[n], before[n]) for n in block) for block in blocks]
 
-    assert changed_after(6) == [True, False, False]  # 5 updates: stage 1 only
-    assert changed_after(11) == [True, True, False]
-    assert changed_after(16) == [True, True, True]
+    assert changed_after(5) == [True, False, False]  # 5 updates: stage 1 only
+    assert changed_after(10) == [True, True, False]
+    assert changed_after(15) == [True, True, True]
 
 
 def test_mganprior_codes_are_kept_per_start(problem):
     G, A, y, start = problem
-    result = mganprior(A, y, G, start, MGANpriorSettings(codes=3, steps=1, holdout=0.0), progress=False)
+    seen = []
+    result = mganprior(A, y, G, start, MGANpriorSettings(codes=3, steps=1, holdout=0.0), progress=False,
+                       callbacks=(lambda step, x, objective, state: seen.append(state["z"].clone()),))
     assert result.z.shape == (2, start.k, 3, G.latent_dim)
     # The search starts from CSGM's code and two seeded draws, the same for every start.
-    assert torch.equal(result.z[:, :, 0], start.z)
-    assert torch.equal(result.z[:, :, 1:], result.z[:1, :1, 1:].expand(2, start.k, -1, -1))
+    first = seen[0].view(2, start.k, 3, -1)
+    assert torch.equal(first[:, :, 0], start.z)
+    assert torch.equal(first[:, :, 1:], first[:1, :1, 1:].expand(2, start.k, -1, -1))
     with pytest.raises(ValueError, match="split point"):
         mganprior(A, y, G, start, MGANpriorSettings(point=9), progress=False)
 

@@ -124,7 +124,7 @@ def test_image_adaptive_prior_on_the_grouped_path_freezes_a_stopped_image():
         snapshots.append({k: v.detach().clone() for k, v in prior.network.params.items()})
         return torch.tensor([step >= 2, False])
 
-    result = solve(A, y, prior, 6, callbacks=[stop_first_at_2], progress=False)
+    result = solve(A, y, prior, 5, callbacks=[stop_first_at_2], progress=False)
     assert result.stop_step.tolist() == [2, 5]
     final = {k: v.detach() for k, v in prior.network.params.items()}
     assert all(torch.equal(final[k][0], snapshots[2][k][0]) for k in final)

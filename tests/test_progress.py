@@ -79,7 +79,7 @@ def test_solve_logs_lines_when_stderr_is_not_a_terminal(capsys, monkeypatch, clo
     monkeypatch.setattr(invgen.progress, "LOG_EVERY", 4.0)
     solve(Identity((1, 2, 2)), torch.ones(1, 1, 2, 2), Pixels(), steps=10, desc="fit", progress=True)
     err = capsys.readouterr().err  # pytest's stderr is not a terminal
-    assert err.startswith("fit: 3/10 (4 s") and "objective=" in err and "\r" not in err
+    assert err.startswith("fit: 3/11 (4 s") and "objective=" in err and "\r" not in err
 
 
 def test_lasso_dct_ticks_once_per_image(capsys, monkeypatch, clock):

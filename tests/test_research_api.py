@@ -78,9 +78,9 @@ def test_noise_halves_iagans_steps_and_an_operator_alone_is_noiseless(problem):
     G, A, x, y = problem
     start = csgm(A, y, G, CSGMSettings(steps=2, restarts=1), progress=False)
     settings = IAGANSettings(steps=6, holdout=0.0)
-    assert len(iagan(A, y, G, start, settings, progress=False).solve.history) == 6
+    assert len(iagan(A, y, G, start, settings, progress=False).solve.history) == 7  # the start and 6 updates
     noisy = ForwardModel(A, sigma=1e-6)  # noise too small for the discrepancy principle to stop early
-    assert len(iagan(noisy, y, G, start, settings, progress=False).solve.history) == 3
+    assert len(iagan(noisy, y, G, start, settings, progress=False).solve.history) == 4
 
 
 def test_dip_returns_one_estimate_per_image(problem):

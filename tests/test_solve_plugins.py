@@ -148,7 +148,7 @@ def test_the_penalty_sees_the_images_the_prior_just_made(cs):
     y = cs(torch.full((2, *SHAPE), 0.5))
     plain = solve(cs, y, PixelPrior(_rand(2, *SHAPE)), 30, progress=False)
     smooth = solve(cs, y, prior, 30, progress=False)
-    assert len(seen) == len(prior.made) == 30 and all(a is b for a, b in zip(seen, prior.made))
+    assert len(seen) == len(prior.made) == 31 and all(a is b for a, b in zip(seen, prior.made))
     assert (tv(smooth.x) < 0.5 * tv(plain.x)).all()
 
 
@@ -188,7 +188,7 @@ def test_the_optimiser_factory_and_the_schedule_are_used(cs):
     one_step = solve(cs, y, PixelPrior(torch.zeros(2, *SHAPE)), 8, progress=False,
                      schedule=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lambda k: float(k == 0)))
     h = one_step.history
-    assert (h[1] < h[0]).all() and torch.equal(h[2:], h[1].expand(6, 2))
+    assert (h[1] < h[0]).all() and torch.equal(h[2:], h[1].expand(7, 2))
 
 
 # ------------------------------------------------------------------ callbacks, freezing, history
@@ -203,13 +203,13 @@ def test_a_callback_stops_one_image_and_it_never_moves_again(cs):
         return torch.tensor([step == 5, False])
 
     result = solve(cs, y, prior, 20, callbacks=[stop_first_at_5], progress=False)
-    assert [c[0] for c in calls] == list(range(20)) and calls[0][1] == (2, *SHAPE)
+    assert [c[0] for c in calls] == list(range(21)) and calls[0][1] == (2, *SHAPE)
     assert all(torch.equal(c[2], h) for c, h in zip(calls, result.history))
-    assert result.stop_step.tolist() == [5, 19]
+    assert result.stop_step.tolist() == [5, 20]
     # Adam's momentum would keep moving image 0; it is frozen instead.
     assert all(torch.equal(r, rows[5]) for r in rows[5:]) and torch.equal(prior.p[0].detach(), rows[5])
     assert not torch.equal(rows[4], rows[5])
-    assert torch.equal(result.history[5:, 0], result.history[5, 0].expand(15))
+    assert torch.equal(result.history[5:, 0], result.history[5, 0].expand(16))
     assert result.history[-1, 1] < 0.8 * result.history[5, 1]  # image 1 goes on
 
 
@@ -245,7 +245,7 @@ def test_per_image_network_weights_of_a_stopped_image_stay_put():
         snapshots.append({k: v[0].detach().clone() for k, v in prior.network.params.items()})
         return torch.tensor([step >= 2, False])
 
-    result = solve(A, y, prior, 6, callbacks=[stop_first_at_2], progress=False)
+    result = solve(A, y, prior, 5, callbacks=[stop_first_at_2], progress=False)
     assert result.stop_step.tolist() == [2, 5]
     final = {k: v[0].detach() for k, v in prior.network.params.items()}
     assert all(torch.equal(final[k], snapshots[2][k]) for k in final)

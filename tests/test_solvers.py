@@ -306,7 +306,7 @@ def test_a_non_finite_objective_returns_the_best_finite_iterate_and_spares_the_o
     assert poisoned.objective[1] == clean.history[:10, 1].min()  # the best of the finite iterates
     torch.testing.assert_close(poisoned.state["p"][1], poisoned.x[1])
     torch.testing.assert_close(poisoned.x[0], clean.x[0])
-    assert poisoned.history.shape == (30, 2)
+    assert poisoned.history.shape == (31, 2)  # the start and 30 updates
 
 
 def test_patience_stops_an_image_that_no_longer_improves(cs):
@@ -315,7 +315,7 @@ def test_patience_stops_an_image_that_no_longer_improves(cs):
     result = solve(cs, y, frozen, 100, patience=5, progress=False)
     assert result.history.shape[0] == 6  # the first step improves on +inf, then 5 without gain
     assert solve(cs, y, PixelPrior(torch.full((2, *SHAPE), 0.5)), 40, patience=5,
-                 progress=False).history.shape[0] == 40  # a converging fit keeps going
+                 progress=False).history.shape[0] == 41  # a converging fit keeps going: start + 40 updates
 
 
 def test_the_discrepancy_principle_stops_at_the_noise_level(cs):
@@ -361,18 +361,20 @@ def test_iagan_with_held_out_measurements_stops_before_it_fits_the_noise(G, cs):
 def test_iagan_halves_its_steps_for_noisy_measurements(G, cs):
     y = cs(out_of_range_images(1))
     start = latents(torch.zeros(1, LATENT))
-    assert iagan(cs, y, G, start, IAGANSettings(steps=20), progress=False).solve.history.shape[0] == 20
+    assert iagan(cs, y, G, start, IAGANSettings(steps=20), progress=False).solve.history.shape[0] == 21
     # σ so small that the discrepancy principle cannot stop it first
     noisy = ForwardModel(cs, sigma=1e-6)
-    assert iagan(noisy, y, G, start, IAGANSettings(steps=20), progress=False).solve.history.shape[0] == 10
+    assert iagan(noisy, y, G, start, IAGANSettings(steps=20), progress=False).solve.history.shape[0] == 11
+    # one step is one update, even halved: noisy IAGAN never does nothing
+    assert iagan(noisy, y, G, start, IAGANSettings(steps=1), progress=False).solve.history.shape[0] == 2
     # Poisson noise halves them too, and still holds measurements out (no σ to stop by)
     sr = SuperResolution(SHAPE, 2)
     counts = ForwardModel(sr, noise="poisson", peak=50.0)
     y_counts = counts.measure(out_of_range_images(1), torch.Generator().manual_seed(0))
     poisson = iagan(counts, y_counts, G, start, IAGANSettings(steps=20), progress=False)
-    assert poisson.solve.history.shape[0] == 10 and poisson.solve.validation_history is not None
+    assert poisson.solve.history.shape[0] == 11 and poisson.solve.validation_history is not None
     exact = iagan(sr, sr(out_of_range_images(1)), G, start, IAGANSettings(steps=20), progress=False)
-    assert exact.solve.history.shape[0] == 20 and exact.solve.validation_history is not None
+    assert exact.solve.history.shape[0] == 21 and exact.solve.validation_history is not None
 
 
 @pytest.mark.slow

@@ -12,6 +12,7 @@ from invgen.metrics import psnr
 from invgen.operators import LinearOperator
 from invgen.priors.base import Prior
 from invgen.progress import progress_bar
+from invgen.validation import check_settings, nonnegative
 from invgen.fidelity import Fidelity, squared_error
 
 
@@ -27,9 +28,10 @@ class SolveResult:
 
     ``x``: ``(B, C, H, W)``, the iterate with the smallest objective; ``objective``: ``(B,)``,
     its objective ``fidelity(A x_i, y_i) (+ penalty)`` (by default ``‖y_i − A x_i‖²``);
-    ``history``: ``(T, B)``, the objective at every step (``T`` ≤ ``steps`` when all
-    images stopped early); ``stop_step``: ``(B,)``, the last step at which image ``i`` was
-    fitted (``T − 1`` if it never stopped; ``None`` only in a result built by hand).
+    ``history``: ``(T, B)``, the objective of every iterate, the start (row 0) and each
+    update's (``T = steps + 1``, fewer when all images stopped early); ``stop_step``:
+    ``(B,)``, the last iterate at which image ``i`` was fitted (``T − 1`` if it never
+    stopped; ``None`` only in a result built by hand).
     After its stop step image ``i`` is frozen and its ``history`` column keeps the value
     it had there, so ``objective[i]`` is the smallest finite value of the column.
     ``psnr_history``: ``(T, B)``, the PSNR in dB of each step's iterate against the
@@ -155,7 +157,8 @@ def solve(
     which stops fitting where it starts fitting noise or artefacts rather than signal.
 
     ``optimizer(prior.parameter_groups())`` makes the optimiser (default: :func:`adam`,
-    each group at its own learning rate), run for at most ``steps`` iterations;
+    each group at its own learning rate), makes at most ``steps`` updates (``steps + 1``
+    iterates, the start included, are evaluated);
     ``schedule(optimizer)``, if given, makes a learning-rate scheduler stepped once after
     every update. The optimiser minimises the sum over the batch; since every parameter
     belongs to one image (its first dim indexes images), that is the same as fitting
@@ -187,8 +190,8 @@ def solve(
     the best ones.
     """
     check_measurement(A, y)
-    if steps < 1:
-        raise ValueError(f"steps must be ≥ 1, got {steps}")
+    check_settings(steps=steps, patience=patience, noise_std=noise_std)
+    nonnegative("tau", tau)
     b = y.shape[0]
     if reference is not None and tuple(reference.shape) != (b, *A.in_shape):
         raise ValueError(f"reference must have shape ({b}, {', '.join(map(str, A.in_shape))}), like the images "
@@ -208,7 +211,7 @@ def solve(
     best_x: torch.Tensor | None = None
     best_state: dict[str, torch.Tensor] = {}
     history, psnrs, scores = [], [], []
-    bar = progress_bar(range(steps), desc, enabled=progress)
+    bar = progress_bar(range(steps + 1), desc, enabled=progress)
     for step in bar:
         with torch.autocast(y.device.type, dtype=precision or torch.bfloat16, enabled=precision is not None):
             x = prior()
@@ -267,7 +270,7 @@ def solve(
         stop_step = torch.where(was_active & ~active, step, stop_step)
         if progress and step % 20 == 0:
             bar.set_postfix(objective=f"{best.mean().item():.3g}", active=int(active.sum()))
-        if not active.any() or step == steps - 1:
+        if not active.any() or step == steps:
             stop_step = torch.where(active, step, stop_step)
             break
         # Stopped images leave the loss (no gradient) and get their rows back after the
