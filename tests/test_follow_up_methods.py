@@ -118,3 +118,49 @@ def test_registered_with_back_projection_flags_and_the_command_line(problem, cap
         cli.main(["reconstruct", "--help"])
     printed = capsys.readouterr().out
     assert "--ilo-radius" in printed and "--dgp-stages" in printed and "--mganprior-codes" in printed
+
+
+# ---------------------------------------------------------------- on StyleGAN2 (a synthetic checkpoint)
+@pytest.fixture(scope="module")
+def stylegan2_file(tmp_path_factory):
+    from invgen.generators import build_stylegan2
+
+    torch.manual_seed(3)
+    G = build_stylegan2((16, 16, 8, 8), style_dim=16, n_mlp=2)  # 32×32, written in rosinality's layout
+    path = tmp_path_factory.mktemp("sg2") / "g.pt"
+    torch.save({"g_ema": G.network.state_dict()}, path)
+    return path
+
+
+@pytest.mark.parametrize("space", ["z", "w", "w+"])
+def test_stylegan2_splits_between_its_resolutions(stylegan2_file, space):
+    from invgen.generators import load_stylegan2
+
+    G = load_stylegan2(stylegan2_file, space=space)
+    layers = layers_of(G)
+    assert layers.points == 3 and layers.shape(1) == (16 + 3, 4, 4) and layers.shape(3) == (8 + 3, 16, 16)
+    z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        for k in range(layers.points + 1):
+            h = layers.run(z, z, 0, k)
+            torch.testing.assert_close(G.to_unit(layers.run(h, z, k, layers.points + 1)), G(z))
+    assert set(layers.parameters(1)) < set(layers.parameters(2)) < set(layers.parameters(4))
+    assert set(layers.parameters(4)) == {f"network.{n}" for n, _ in G.network.named_parameters()}
+
+
+@pytest.mark.parametrize("method, settings", [
+    (ilo, ILOSettings(stages=2, steps=15, lr=0.05, holdout=0.0)),
+    (dgp, DGPSettings(steps=15, lr_theta=1e-3, holdout=0.0)),
+    (mganprior, MGANpriorSettings(codes=3, steps=15, lr_z=0.05, lr_alpha=0.05, holdout=0.0)),
+], ids=["ilo", "dgp", "mganprior"])
+@pytest.mark.parametrize("space", ["z", "w+"])
+def test_each_runs_on_stylegan2_and_ends_below_csgm(stylegan2_file, method, settings, space):
+    from invgen.generators import load_stylegan2
+
+    G = load_stylegan2(stylegan2_file, space=space)
+    A = SuperResolution((3, 32, 32), 4)
+    y = A(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(2)))
+    start = csgm(A, y, G, CSGMSettings(steps=10, restarts=2, latent_weight=0.0, lr=0.05), progress=False)
+    result = method(A, y, G, start, settings, progress=False)
+    assert result.x.shape == (1, 2, 3, 32, 32)
+    assert (result.objective < start.objective).all(), (result.objective, start.objective)

@@ -324,12 +324,68 @@ class StyleGAN2Network(nn.Module):
         w = self.mapping(latents) if self.space == "z" else latents
         return w[:, None].expand(-1, self.n_latent, -1)
 
+    def layers(self) -> StyleGAN2Layers:
+        """The split points of the synthesis (see :mod:`invgen.generators.layers`)."""
+        return StyleGAN2Layers(self)
+
     @torch.no_grad()
     def mean_w(self, n: int = MEAN_W_SAMPLES, seed: int = 0) -> torch.Tensor:
         """The mean of ``f(z)`` over ``n`` seeded draws of ``z ~ N(0, I)``."""
         z = torch.randn(n, self.style_dim, generator=torch.Generator().manual_seed(seed))
         param = self.input.input
         return self.mapping(z.to(param)).mean(0)
+
+
+class StyleGAN2Layers:
+    """StyleGAN2's synthesis between its resolutions, for the intermediate-layer methods
+    (:mod:`invgen.generators.layers`). Block 0 is the 4×4 block (``conv1``, ``to_rgb1``; the
+    mapping network too, whose weights it counts), block ``j ≥ 1`` the ``4·2^j`` block (two
+    ``convs`` and a ``to_rgbs``). Split point ``p`` (``1 … len(channels) − 1``) holds what
+    block ``p − 1`` hands on: its features and the skip image, concatenated along the
+    channels, ``(channels[p − 1] + out_channels, r, r)``; point ``len(channels)`` is the
+    output. The later blocks read their styles from the latents ``z`` given to :meth:`run`."""
+
+    def __init__(self, network: StyleGAN2Network) -> None:
+        self.network = network
+        self.points = len(network.channels) - 1
+
+    def run(self, h: torch.Tensor, z: torch.Tensor, start: int, stop: int) -> torch.Tensor:
+        net = self.network
+        if not 0 <= start <= stop <= self.points + 1:
+            raise ValueError(f"split points run from 0 (the latent) to {self.points + 1} (the output); "
+                             f"got {start} → {stop}")
+        if start == stop:
+            return h
+        ws = net.to_ws(z)
+        noises = [getattr(net.noises, f"noise_{layer}") for layer in range(2 * len(net.channels) - 1)]
+        if start == 0:
+            x = net.conv1(net.input(ws.shape[0]), ws[:, 0], noises[0])
+            rgb = net.to_rgb1(x, ws[:, 1])
+            start = 1
+        else:
+            x, rgb = h[:, :-net.to_rgb1.conv.weight.shape[1]], h[:, -net.to_rgb1.conv.weight.shape[1]:]
+        for j in range(start - 1, stop - 1):
+            i = 2 * j + 1
+            x = net.convs[2 * j](x, ws[:, i], noises[i])
+            x = net.convs[2 * j + 1](x, ws[:, i + 1], noises[i + 1])
+            rgb = net.to_rgbs[j](x, ws[:, i + 2], rgb)
+        return rgb if stop == self.points + 1 else torch.cat([x, rgb], dim=1)
+
+    def shape(self, k: int) -> tuple[int, ...]:
+        net = self.network
+        if k == 0:
+            return (net.latent_dim,)
+        out = net.to_rgb1.conv.weight.shape[1]
+        if k == self.points + 1:
+            return (out, net.size, net.size)
+        side = 4 * 2 ** (k - 1)
+        return (net.channels[k - 1] + out, side, side)
+
+    def parameters(self, stop: int) -> list[str]:
+        blocks = [("style.", "input.", "conv1.", "to_rgb1."),
+                  *((f"convs.{2 * j}.", f"convs.{2 * j + 1}.", f"to_rgbs.{j}.") for j in range(self.points))]
+        prefixes = tuple(prefix for block in blocks[:stop] for prefix in block)
+        return [f"network.{name}" for name, _ in self.network.named_parameters() if name.startswith(prefixes)]
 
 
 class StyleGAN2Generator(Generator):
