@@ -1,6 +1,7 @@
-"""A small study: the paper's methods on a few images under two budgets — invgen's default
-(the mean of the estimates from 4 CSGM starts, an ensemble of restarts) and the paper's
-(the best of 1 start) — as one table of PSNRs and a JSON file.
+"""A small study: the paper's methods and those that followed (ILO, DGP, mGANprior) on a few
+images under two budgets — invgen's default (the mean of the estimates from 4 CSGM starts,
+an ensemble of restarts) and the papers' (the best of 1 start) — as one table of PSNRs and
+a JSON file.
 
 The images: the built-in photograph, its mirror image, and two of the generator's own
 samples (in its range, where CSGM alone can be exact). Both budgets are cut to ``steps``
@@ -24,14 +25,14 @@ from invgen.metrics import psnr
 from invgen.operators import SuperResolution
 from invgen.solvers import Budget, reconstruct
 
-METHODS = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp"]
+METHODS = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"]
 
 
 def scaled(budget: Budget, csgm_steps: int) -> Budget:
-    """``budget`` with ``csgm_steps`` CSGM steps and IAGAN's steps cut in proportion."""
-    search, adapt = budget.of("csgm"), budget.of("iagan")
-    return budget.replace(csgm=replace(search, steps=csgm_steps),
-                          iagan=replace(adapt, steps=max(1, adapt.steps * csgm_steps // search.steps)))
+    """``budget`` with ``csgm_steps`` CSGM steps and every later method's steps cut in proportion."""
+    ratio = csgm_steps / budget.of("csgm").steps
+    return budget.replace(**{name: replace(budget.of(name), steps=max(1, round(budget.of(name).steps * ratio)))
+                             for name in ("csgm", "iagan", "ilo", "dgp", "mganprior")})
 
 
 def main(steps: int = 400, out: str = "method_study.json") -> dict[str, dict[str, float]]:
