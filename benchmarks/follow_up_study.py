@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 from generator_study import tuning_faces
+from invgen.app.celeba import add_data_argument
 from invgen.app.tasks import make_operator
 from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
@@ -39,7 +40,7 @@ def setting(text: str) -> tuple[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    add_data_argument(parser, "the tuning faces, the last of the val split")
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--tasks", nargs="+", default=["sr8", "sr4"])
     parser.add_argument("--noise", type=float, default=0.0, help="σ of the Gaussian noise on y")

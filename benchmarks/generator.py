@@ -5,7 +5,7 @@ max over restarts of PSNR(G(z*), x) with z* = argmin_z ‖x − G(z)‖² (Adam,
 averaged over faces of the CelebA val split (never seen in training) and, for the
 over-fitting gap, of the train split.
 
-    python benchmarks/generator.py --data ../shared/data/celeba/img_align_celeba_89x109
+    python benchmarks/generator.py --data DIR   # default: $INVGEN_DATA, else the shared CelebA folder
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from invgen.app.celeba import load_celeba
+from invgen.app.celeba import add_data_argument, load_celeba
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
 from invgen.operators import Identity
@@ -32,7 +32,7 @@ def representation_psnr(generator, faces: torch.Tensor, steps: int, restarts: in
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    add_data_argument(parser, "val and train faces")
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--n-images", type=int, default=64)
     parser.add_argument("--steps", type=int, default=1000)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from invgen.app.celeba import CELEBA_CROP, celeba_paths
+from invgen.app.celeba import CELEBA_CROP, add_data_argument, celeba_paths
 from invgen.app.tasks import make_operator
 from invgen.data import read_image, save_grid
 from invgen.generators import SPEC_HELP, load_generator
@@ -122,7 +122,7 @@ def evaluate(G, encoder, faces: torch.Tensor, args) -> tuple[list[dict], dict[st
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    add_data_argument(parser, "the tuning faces, the last of the val split")
     parser.add_argument("--generator", nargs="+", default=["default"], help=SPEC_HELP)
     parser.add_argument("--encoder", nargs="+", default=None,
                         help="an encoder file (invgen train --recipe encoder) per generator, or 'none'")

@@ -37,6 +37,7 @@ from invgen.metrics import psnr
 from invgen.operators import LinearOperator
 from invgen.solvers import Budget, Estimates, IAGANSettings, back_project, csgm, iagan
 from invgen.solvers.loop import Callback
+from invgen.app.celeba import add_data_argument
 from invgen.app.tasks import make_operator
 
 
@@ -66,7 +67,7 @@ def adapt(model: ForwardModel, y: torch.Tensor, G: Generator, start: Estimates, 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    add_data_argument(parser, "the tuning faces, the last of the val split")
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--tasks", nargs="+", default=["sr4", "sr8", "inpaint", "cs:0.1"])
     parser.add_argument("--noise", type=float, default=0.0, help="σ of the Gaussian noise on y")

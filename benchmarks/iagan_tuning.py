@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from invgen.app.celeba import CELEBA_CROP, celeba_paths
+from invgen.app.celeba import CELEBA_CROP, add_data_argument, celeba_paths
 from invgen.app.tasks import make_operator
 from invgen.data import read_image
 from invgen.forward import ForwardModel
@@ -37,7 +37,7 @@ def held_out_faces(root: str, n: int) -> torch.Tensor:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    add_data_argument(parser, "the last faces of the val split")
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--task", default="sr4")
     parser.add_argument("--noise", type=float, default=0.0, help="σ of the Gaussian noise on y")

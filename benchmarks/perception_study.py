@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 
 from generator_study import sharpness, tuning_faces
+from invgen.app.celeba import add_data_argument
 from invgen.app.tasks import make_operator
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr, st_lpips
@@ -64,7 +65,7 @@ def figure(rows: list[dict], tasks: list[str], path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    add_data_argument(parser, "the tuning faces, the last of the val split")
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--tasks", nargs="+", default=["sr4", "sr8"])
     parser.add_argument("--n-images", type=int, default=8, help="the last N faces of the val split")

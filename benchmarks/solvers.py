@@ -61,7 +61,7 @@ from pathlib import Path
 
 import torch
 
-from invgen.app.celeba import load_celeba
+from invgen.app.celeba import add_data_argument, load_celeba
 from invgen.generators import load_default
 from invgen.generators.face64 import build_face64
 from invgen.metrics import psnr
@@ -310,7 +310,7 @@ def main() -> None:
     parser.add_argument("--e2e-precision", nargs="+", default=["float32", "bfloat16"],
                         help="the generator's precision in invgen's runs (csgm_precision and iagan_precision), "
                              "one row each")
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109")
+    add_data_argument(parser, "the end-to-end part reads val faces")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/solvers.json"))

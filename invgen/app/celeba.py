@@ -1,7 +1,10 @@
-"""The CelebA subset the experiments and the generator's training read: its splits, and the
-conventional 64×64 window on its 89×109 aligned photos."""
+"""The CelebA subset the experiments and the generator's training read: where it is (``--data``,
+one setting for every command and benchmark), its splits, and the conventional 64×64 window
+on its 89×109 aligned photos."""
 from __future__ import annotations
 
+import argparse
+import os
 from pathlib import Path
 
 import torch
@@ -12,6 +15,23 @@ from invgen.data import read_image
 # (left, top, size), the central 128×128 of the originals with no resampling.
 CELEBA_CROP = (12, 24, 64)
 CELEBA_SPLITS = {"train": (1, 9000), "val": (9001, 10000)}
+# Where the data is when no --data is given: the environment variable, else the shared folder.
+DATA_VARIABLE = "INVGEN_DATA"
+SHARED_DATA = "../shared/data/celeba/img_align_celeba_89x109"
+
+
+def default_data() -> str:
+    """The CelebA folder of a command given no ``--data``: ``$INVGEN_DATA`` when set, else
+    the shared folder."""
+    return os.environ.get(DATA_VARIABLE) or SHARED_DATA
+
+
+def add_data_argument(parser: argparse.ArgumentParser, split: str) -> None:
+    """``--data DIR``, the CelebA 89×109 folder (default :func:`default_data`); ``split`` says
+    which part of it the command reads."""
+    parser.add_argument("--data", default=default_data(), metavar="DIR",
+                        help=f"CelebA 89×109 folder; {split} (default: ${DATA_VARIABLE} if set, else {SHARED_DATA}; "
+                             "now %(default)s)")
 
 
 def celeba_paths(root: str | Path, split: str, n: int | None = None) -> list[Path]:
@@ -20,7 +40,7 @@ def celeba_paths(root: str | Path, split: str, n: int | None = None) -> list[Pat
         raise ValueError(f"split must be one of {sorted(CELEBA_SPLITS)}, got {split!r}")
     root = Path(root)
     if not root.is_dir():
-        raise FileNotFoundError(f"CelebA folder not found: {root} (pass its path)")
+        raise FileNotFoundError(f"CelebA folder not found: {root} (pass --data DIR, or set {DATA_VARIABLE})")
     first, last = CELEBA_SPLITS[split]
     if n is not None:
         if not 0 < n <= last - first + 1:

@@ -43,7 +43,7 @@ examples:
   invgen demo                                   # SR ×4 of a built-in face, all methods, < 1 min
   invgen reconstruct face.png --task sr4 --method iagan --bp --out results/
   invgen reconstruct a.png b.png --task cs:0.1 --method csgm --csgm-restarts 8 --noise 0.02
-  invgen train --data ../shared/data/celeba/img_align_celeba_89x109 --epochs 40
+  invgen train --data celeba/img_align_celeba_89x109 --epochs 40   # or set INVGEN_DATA once
   invgen bench super-resolution --n-images 32
 """
 

@@ -30,7 +30,7 @@ from invgen.app.arguments import (
     positive_int,
     random_seed,
 )
-from invgen.app.celeba import celeba_paths, load_celeba
+from invgen.app.celeba import add_data_argument, celeba_paths, load_celeba
 from invgen.app.device import add_device_argument, resolve_device
 from invgen.data import save_grid
 from invgen.generators.encoder import FaceEncoder, export_encoder
@@ -411,8 +411,7 @@ def train_encoder(
 def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
     parser = parser or Parser(prog="invgen train", description=__doc__,
                                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109",
-                        help="CelebA 89×109 folder; the train split (ids 000001–009000) is used")
+    add_data_argument(parser, "the train split (ids 000001–009000) is used")
     parser.add_argument("--out", default="runs/face64", help="folder for checkpoints, samples and face64.pt")
     parser.add_argument("--epochs", type=positive_int, default=40)
     parser.add_argument("--batch-size", type=positive_int, default=64)

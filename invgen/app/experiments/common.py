@@ -38,7 +38,7 @@ from invgen.app.arguments import (
     positive_int,
     random_seed,
 )
-from invgen.app.celeba import CELEBA_CROP, celeba_paths
+from invgen.app.celeba import CELEBA_CROP, add_data_argument, celeba_paths
 from invgen.app.device import add_device_argument, resolve_device
 from invgen.app.tasks import make_operator
 from invgen.data import read_image, save_panel
@@ -69,8 +69,7 @@ def build_parser(name: str, description: str) -> Parser:
     ``invgen-results/NAME`` unless ``--out`` is given."""
     parser = Parser(prog=f"invgen bench {name.replace('_', '-')}", description=description,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="../shared/data/celeba/img_align_celeba_89x109",
-                        help="CelebA 89×109 folder; faces come from the val split (ids 009001–010000)")
+    add_data_argument(parser, "faces come from the val split (ids 009001–010000)")
     parser.add_argument("--n-images", type=positive_int, default=32, help="first N faces of the val split")
     parser.add_argument("--shard", default="1/1", metavar="I/N", help="run only the I-th of N parts of the faces")
     parser.add_argument("--merge", action="store_true", help="only merge OUT/shards/*.json into the results")
