@@ -18,9 +18,10 @@ from PIL import Image
 from torch import nn
 
 from invgen.app import cli
-from invgen.app.experiments import common
+from invgen.app.experiments import common, runner
 from invgen.app.training import export_generator
 from invgen.data import decode_image
+from invgen.files import write_json
 from invgen.forward import ForwardModel
 from invgen.generators import CheckpointMismatchError, load_generator, wrap
 from invgen.generators.face64 import FaceDCGAN
@@ -319,7 +320,7 @@ def _tree(root) -> dict[str, str]:
 
 
 def test_bench_without_out_leaves_docs_untouched(tmp_path, fake_celeba, files, monkeypatch, capsys):
-    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    monkeypatch.setattr(runner, "lpips_available", lambda: False)
     committed = tmp_path / "docs" / "results" / "inpainting"
     (committed / "shards").mkdir(parents=True)
     (committed / "results.md").write_text("the committed table\n")
@@ -333,12 +334,12 @@ def test_bench_without_out_leaves_docs_untouched(tmp_path, fake_celeba, files, m
 
 
 def test_bench_refuses_to_mix_settings_before_computing(tmp_path, fake_celeba, files, monkeypatch, capsys):
-    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    monkeypatch.setattr(runner, "lpips_available", lambda: False)
     out = str(tmp_path / "out")
     assert run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "1/2", "--out", out), capsys)[0] == 0
     shard = tmp_path / "out" / "shards" / "shard_1_of_2.json"
     before = shard.read_bytes()
-    monkeypatch.setattr(common, "reconstruct_samples", lambda *a, **k: pytest.fail("computed before refusing"))
+    monkeypatch.setattr(runner, "reconstruct_samples", lambda *a, **k: pytest.fail("computed before refusing"))
     code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "2/2", "--out", out,
                                        "--csgm-steps", "2", "--seed", "1"), capsys)
     assert code == 2 and "seed: 0 in shard_1_of_2.json, 1 in this run" in err
@@ -394,7 +395,7 @@ def test_undefined_scores_are_null_in_results(tmp_path):
     row = summarise(records)[0]
     assert math.isnan(row["psnr"]) and row["ssim"] == 1.0
     assert "| denoise | pinv | 2 | 0.00000 | n/a ± n/a | 1.000 |" in markdown_table([row])
-    common.write_json(tmp_path / "r.json", {"summary": [row]})
+    write_json(tmp_path / "r.json", {"summary": [row]})
     assert json.loads((tmp_path / "r.json").read_text())["summary"][0]["psnr"] is None
 
 
@@ -546,17 +547,25 @@ TRAIN_CASES = [
     (["--max-images", "4", "--batch-size", "2", "--recipe", "recon"], "--init"),
     (["--max-images", "4", "--batch-size", "2", "--recipe", "recon", "--init", "FACE"], "face"),
     (["--max-images", "4", "--batch-size", "2", "--out", "FACE"], "is a file"),
+    # A flag the recipe does not use is refused, never ignored.
+    (["--recipe", "recon", "--init", "GENERATOR", "--latent-dim", "8"], "--latent-dim is not a setting of --recipe recon"),
+    (["--recipe", "encoder", "--init", "GENERATOR", "--width", "4"], "--width is not a setting of --recipe encoder"),
+    (["--adv-weight", "0.1"], "--adv-weight is not a setting of --recipe gan"),
+    (["--pixel-loss", "laplacian-l1"], "--pixel-loss is not a setting of --recipe gan"),
+    (["--recipe", "encoder", "--init", "GENERATOR", "--perceptual-weight", "1"], "--perceptual-weight"),
+    (["--recipe", "encoder", "--init", "GENERATOR", "--lr-latent", "0.1"], "--lr-latent"),
+    (["--init", "GENERATOR"], "--init is the generator of --recipe recon or encoder"),
 ]
 
 
 @pytest.mark.parametrize("extra, culprit", TRAIN_CASES, ids=[" ".join(c[0]) for c in TRAIN_CASES])
 def test_train_checks_its_data_and_files_before_loading_images(extra, culprit, files, fake_train, tmp_path, capsys,
                                                                monkeypatch):
-    from invgen.app import training
+    from invgen.app import train_command
 
-    monkeypatch.setattr(training, "load_celeba", lambda *a, **k: pytest.fail("loaded images before refusing"))
+    monkeypatch.setattr(train_command, "load_celeba", lambda *a, **k: pytest.fail("loaded images before refusing"))
     argv = ["train", "--data", str(fake_train), "--out", str(tmp_path / "run"),
-            *[files["face"] if a == "FACE" else a for a in extra]]
+            *[files[a.lower()] if a in ("FACE", "GENERATOR") else a for a in extra]]
     code, _, err = run_cli(argv, capsys)
     assert code == 2 and culprit in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "run").exists()

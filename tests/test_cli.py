@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from invgen.app import cli
+from invgen.app import cli, demo
 from invgen.app.training import export_generator
 from invgen.generators.face64 import FaceDCGAN
 
@@ -147,7 +147,7 @@ def test_unknown_method_is_rejected_by_argparse(face_png, capsys):
 
 
 def test_demo_with_a_tiny_budget(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm.steps": 2, "csgm.restarts": 2, "iagan.steps": 2,
+    monkeypatch.setattr(demo, "DEMO_CHANGES", {"csgm.steps": 2, "csgm.restarts": 2, "iagan.steps": 2,
                                                  "dip.steps": 2})
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 0
     written = json.loads((tmp_path / "metrics.json").read_text())
@@ -168,7 +168,7 @@ def test_demo_never_overwrites_an_earlier_demo(tmp_path, monkeypatch, capsys):
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet"]) == 2
     assert "--overwrite" in capsys.readouterr().err
     assert (tmp_path / "demo.png").read_bytes() == b"an earlier result"
-    monkeypatch.setattr(cli, "DEMO_CHANGES", {"csgm.steps": 2, "csgm.restarts": 2, "iagan.steps": 2,
+    monkeypatch.setattr(demo, "DEMO_CHANGES", {"csgm.steps": 2, "csgm.restarts": 2, "iagan.steps": 2,
                                                  "dip.steps": 2})
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet", "--overwrite"]) == 0
     assert (tmp_path / "demo.png").read_bytes() != b"an earlier result"

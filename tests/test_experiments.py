@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from invgen.app.experiments import EXPERIMENTS, common
-from invgen.app.experiments.common import shard_indices
+from invgen.app.experiments import EXPERIMENTS, runner, shards
+from invgen.app.experiments.shards import shard_indices
 from invgen.app.training import export_generator
 from invgen.generators import build_began
 from invgen.generators.began import _official_names
@@ -48,7 +48,7 @@ def tiny_run_args(tmp_path, data, out, n_images):
 
 
 def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
-    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    monkeypatch.setattr(runner, "lpips_available", lambda: False)
     out = tmp_path / "inpainting"
     args = tiny_run_args(tmp_path, fake_celeba, out, 3)
     for shard in ("1/2", "2/2"):
@@ -59,7 +59,7 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     assert sorted({r["image"] for r in results["records"]}) == [9001, 9002, 9003]
     # each shard records the settings it ran with, method by method, as the keys that are compared
     shard = json.loads((out / "shards" / "shard_1_of_2.json").read_text())
-    assert set(common.compared()) == {"seed", "generator", "encoder", *Budget().flat()}
+    assert set(shards.compared()) == {"seed", "generator", "encoder", *Budget().flat()}
     assert {key: shard["config"][key] for key in Budget().flat()} == {
         **Budget().flat(), "csgm.steps": 2, "iagan.steps": 2, "dip.steps": 2}
     methods = {row["method"]: row for row in results["summary"]}
@@ -103,17 +103,17 @@ def test_uncertainty_scores_follow_where_the_starts_disagree():
     truth = torch.zeros(2, 1, 4, 4)
     samples = torch.zeros(2, 3, 1, 4, 4)
     samples[:, :, :, :2] = torch.tensor([0.0, 0.3, 0.6]).view(1, 3, 1, 1, 1)  # disagree (and err) on top rows
-    scores = common.uncertainty_scores(samples, truth)
+    scores = runner.uncertainty_scores(samples, truth)
     torch.testing.assert_close(scores["spread"], torch.full((2,), 0.15))  # std 0.3 on half the pixels
     torch.testing.assert_close(scores["spread_error_r"], torch.ones(2))
     samples[1, :, :, :2] = 0.3  # agree on a wrong value: error without spread
     samples[1, :, :, 2:] = torch.tensor([0.0, 0.3, 0.6]).view(3, 1, 1, 1) - 0.3  # unbiased spread below
-    torch.testing.assert_close(common.uncertainty_scores(samples, truth)["spread_error_r"][1], torch.tensor(-1.0))
+    torch.testing.assert_close(runner.uncertainty_scores(samples, truth)["spread_error_r"][1], torch.tensor(-1.0))
 
 
 def test_lpips_column_when_its_weights_are_there(tmp_path, fake_celeba, monkeypatch):
-    monkeypatch.setattr(common, "lpips_available", lambda: True)
-    monkeypatch.setattr(common, "lpips", lambda x, ref: (x - ref).abs().flatten(1).mean(1))
+    monkeypatch.setattr(runner, "lpips_available", lambda: True)
+    monkeypatch.setattr(runner, "lpips", lambda x, ref: (x - ref).abs().flatten(1).mean(1))
     out = tmp_path / "inpainting"
     EXPERIMENTS["inpainting"](tiny_run_args(tmp_path, fake_celeba, out, 2))
     results = json.loads((out / "results.json").read_text())
@@ -126,7 +126,7 @@ def test_lpips_column_when_its_weights_are_there(tmp_path, fake_celeba, monkeypa
 
 
 def test_faces_are_read_at_the_generators_resolution(tmp_path, fake_celeba, monkeypatch):
-    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    monkeypatch.setattr(runner, "lpips_available", lambda: False)
     began = tmp_path / "began128.pth"
     names = _official_names(128)  # invgen's prefixes → the public checkpoint's
     state = build_began(resolution=128, latent_dim=4, width=4).network.state_dict()
@@ -142,8 +142,8 @@ def test_faces_are_read_at_the_generators_resolution(tmp_path, fake_celeba, monk
 
 def test_iagan_learning_rates_reach_the_pipeline(tmp_path, fake_celeba, monkeypatch):
     seen = []
-    real = common.reconstruct_samples
-    monkeypatch.setattr(common, "reconstruct_samples",
+    real = runner.reconstruct_samples
+    monkeypatch.setattr(runner, "reconstruct_samples",
                         lambda *a, budget, **k: seen.append(budget) or real(*a, budget=budget, **k))
     args = tiny_run_args(tmp_path, fake_celeba, tmp_path / "out", 1)
     EXPERIMENTS["inpainting"]([*args, "--iagan-lr-theta", "3e-4", "--iagan-lr-z", "2e-4"])

@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 from invgen.app import cli
-from invgen.app.experiments import common
+from invgen.app.experiments import common, runner
 from invgen.app.training import export_generator
 from invgen.generators.face64 import FaceDCGAN
 from invgen.operators import Mask
@@ -155,7 +155,7 @@ def test_invgen_reconstruct_runs_it_and_checks_its_flag(toy, tmp_path, face_png,
 
 
 def test_the_experiment_runner_runs_it_and_records_its_setting(toy, tmp_path, monkeypatch):
-    monkeypatch.setattr(common, "lpips_available", lambda: False)
+    monkeypatch.setattr(runner, "lpips_available", lambda: False)
     data = tmp_path / "celeba"
     data.mkdir()
     for i in (9001, 9002):
