@@ -125,11 +125,13 @@ def _run(problem: Problem, settings: IAGANSettings) -> Estimates:
                  progress=problem.progress)
 
 
-def _check(A: LinearOperator, settings: IAGANSettings) -> None:
+def check_holdout(A: LinearOperator, settings: IAGANSettings) -> None:
+    """``ValueError`` when ``settings.holdout`` (with ``settings.holdout_block``) cannot split
+    ``A``'s measurements: the check of every method with IAGAN's stop rules."""
     if settings.holdout:
         holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
 
 
 IAGAN = register(Method("iagan", _run, IAGANSettings, PAPER_IAGAN,
                         "image-adaptive GAN: fit z and the generator's weights to y from CSGM's starts "
-                        "(Abu Hussein et al. 2020)", needs_generator=True, check=_check, after="csgm"))
+                        "(Abu Hussein et al. 2020)", needs_generator=True, check=check_holdout, after="csgm"))

@@ -13,8 +13,7 @@ from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import IntermediateLayerPrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.holdout import holdout_block_for, holdout_cells
-from invgen.solvers.image_adaptive import check_start, fit_adaptation
+from invgen.solvers.image_adaptive import check_holdout, check_start, fit_adaptation
 from invgen.solvers.loop import Callback, Penalty, check_measurement
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
@@ -84,11 +83,7 @@ def _run(problem: Problem, settings: ILOSettings) -> Estimates:
                progress=problem.progress)
 
 
-def _check(A: LinearOperator, settings: ILOSettings) -> None:
-    if settings.holdout:
-        holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
-
 
 ILO = register(Method("ilo", _run, ILOSettings, summary="intermediate layer optimization from CSGM's starts: "
                       "features of deeper and deeper layers inside ℓ1 balls (Daras et al. 2021)",
-                      needs_generator=True, check=_check, after="csgm"))
+                      needs_generator=True, check=check_holdout, after="csgm"))

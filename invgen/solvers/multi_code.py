@@ -13,8 +13,7 @@ from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import MultiCodePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.holdout import holdout_block_for, holdout_cells
-from invgen.solvers.image_adaptive import check_start, fit_adaptation
+from invgen.solvers.image_adaptive import check_holdout, check_start, fit_adaptation
 from invgen.solvers.loop import Callback, Penalty, check_measurement
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
@@ -81,11 +80,7 @@ def _run(problem: Problem, settings: MGANpriorSettings) -> Estimates:
                      progress=problem.progress)
 
 
-def _check(A: LinearOperator, settings: MGANpriorSettings) -> None:
-    if settings.holdout:
-        holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
-
 
 MGANPRIOR = register(Method("mganprior", _run, MGANpriorSettings, summary="multi-code GAN prior from CSGM's starts: "
                             "codes composed at an intermediate layer with per-channel importances (Gu et al. 2020)",
-                            needs_generator=True, check=_check, after="csgm"))
+                            needs_generator=True, check=check_holdout, after="csgm"))

@@ -15,8 +15,7 @@ from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ProgressivePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.holdout import holdout_block_for, holdout_cells
-from invgen.solvers.image_adaptive import adaptation_steps, check_start, fit_adaptation
+from invgen.solvers.image_adaptive import adaptation_steps, check_holdout, check_start, fit_adaptation
 from invgen.solvers.loop import Callback, Penalty, check_measurement
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
@@ -100,11 +99,7 @@ def _run(problem: Problem, settings: DGPSettings) -> Estimates:
                progress=problem.progress)
 
 
-def _check(A: LinearOperator, settings: DGPSettings) -> None:
-    if settings.holdout:
-        holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
-
 
 DGP = register(Method("dgp", _run, DGPSettings, summary="progressive adaptation from CSGM's starts: the generator's "
                       "blocks fine-tuned from the first to the last (Pan et al. 2020)", needs_generator=True,
-                      check=_check, after="csgm"))
+                      check=check_holdout, after="csgm"))
