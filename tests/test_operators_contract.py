@@ -103,11 +103,13 @@ def test_gaussian_cs_statistics_and_seed():
 
 @pytest.mark.slow
 def test_gaussian_cs_at_full_size():
-    """n = 3·64·64, m = n: constructs, and the pseudo-inverse is consistent."""
+    """n = 3·64·64, m = n: constructs, and the pseudo-inverse is consistent — in float64, as the
+    operator documents: at m = n, cond(Φ) ≈ 10⁴ and A⁺y is large, so A(A⁺y) rounded to float32
+    loses the consistency (relative error of order 1 here), whatever the solver."""
     n = 3 * 64 * 64
     A = GaussianCS((3, 64, 64), n)
-    y = _randn((2, n), dtype=torch.float32)
-    assert _rel(A(A.pinv(y)).double(), y.double()) < 1e-3
+    y = _randn((2, n), dtype=torch.float64)
+    assert _rel(A(A.pinv(y)), y) < 1e-6
 
 
 def test_subsampled_dct_has_orthonormal_rows():
