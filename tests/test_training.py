@@ -1,10 +1,12 @@
-"""The GAN training loop runs, checkpoints, exports and resumes (on synthetic images)."""
+"""The training recipes run, checkpoint, export, and resume exactly as an uninterrupted run (on synthetic images)."""
 from __future__ import annotations
+
+import json
 
 import pytest
 import torch
 
-from invgen.app.training import train_gan
+from invgen.app.training import export_generator, finetune_reconstruction, train_encoder, train_gan
 from invgen.generators.face64 import load_face64
 
 
@@ -26,13 +28,77 @@ def test_one_step_writes_checkpoint_samples_and_export(tmp_path):
     assert torch.allclose(x, ref, atol=1e-2)
 
 
-def test_training_changes_weights_and_resume_continues(tmp_path):
-    first = train_gan(_images(), tmp_path, epochs=1, batch_size=4, latent_dim=8, width=4)
-    before = [p.clone() for p in first.parameters()]
-    second = train_gan(_images(), tmp_path, epochs=2, batch_size=4, latent_dim=8, width=4, resume=True)
-    ckpt = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
-    assert [h["epoch"] for h in ckpt["history"]] == [1, 2]
-    assert any(not torch.equal(a, b) for a, b in zip(before, second.parameters()))
+def _smooth_images(n: int = 8) -> torch.Tensor:
+    """Smooth random 'faces' a tiny network can fit."""
+    low = torch.rand(n, 3, 4, 4, generator=torch.Generator().manual_seed(0))
+    return torch.nn.functional.interpolate(low, size=64, mode="bilinear")
+
+
+def assert_same_state(a, b, where: str = "checkpoint") -> None:
+    """``a`` and ``b`` (nested dicts/lists of tensors and numbers) are identical, bit for bit."""
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b), where
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), where
+        for key in a:
+            assert_same_state(a[key], b[key], f"{where}[{key!r}]")
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b), where
+        for i, (x, y) in enumerate(zip(a, b)):
+            assert_same_state(x, y, f"{where}[{i}]")
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def assert_resume_is_uninterrupted(train, tmp_path, capsys, epochs: int = 2) -> None:
+    """``train(out, epochs, resume)`` for ``epochs`` in one go, and for half of them, stopped,
+    then resumed to ``epochs``: the resumed call trains only the second half (a resume that
+    retrains from scratch would end the same), and the checkpoints hold the same weights,
+    optimiser states (Adam's moments and step counts), random state and losses, and the
+    exports are the same."""
+    train(tmp_path / "once", epochs, False)
+    train(tmp_path / "twice", epochs // 2, False)
+    capsys.readouterr()
+    train(tmp_path / "twice", epochs, True)
+    logged = [json.loads(line)["epoch"] for line in capsys.readouterr().out.splitlines() if line.startswith('{"epoch"')]
+    assert logged == list(range(epochs // 2 + 1, epochs + 1))
+    once, twice = (torch.load(tmp_path / run / "checkpoint.pt", weights_only=False) for run in ("once", "twice"))
+    for checkpoint in (once, twice):  # the time an epoch took is the one thing allowed to differ
+        checkpoint["history"] = [{k: v for k, v in h.items() if k != "seconds"} for h in checkpoint["history"]]
+    assert [h["epoch"] for h in twice["history"]] == list(range(1, epochs + 1))
+    assert any(key.startswith("opt") for key in once) and once["epoch"] == epochs
+    assert_same_state(once, twice)
+    exports = sorted(p.name for p in (tmp_path / "once").glob("*.pt") if p.name != "checkpoint.pt")
+    assert exports and exports == sorted(p.name for p in (tmp_path / "twice").glob("*.pt") if p.name != "checkpoint.pt")
+    for name in exports:
+        assert_same_state(torch.load(tmp_path / "once" / name), torch.load(tmp_path / "twice" / name), name)
+
+
+@pytest.fixture
+def tiny_generator_file(tmp_path):
+    G = train_gan(_smooth_images(), tmp_path / "gan", epochs=1, batch_size=4, latent_dim=8, width=4, max_steps=1)
+    export_generator(G, tmp_path / "init.pt")
+    return tmp_path / "init.pt"
+
+
+def test_a_resumed_gan_run_is_the_uninterrupted_run(tmp_path, capsys):
+    assert_resume_is_uninterrupted(
+        lambda out, epochs, resume: train_gan(_images(), out, epochs, batch_size=4, latent_dim=8, width=4,
+                                              resume=resume), tmp_path, capsys)
+
+
+@pytest.mark.parametrize("settings", [{"adv_weight": 0.1}, {"latents": "encoder"}], ids=["per-face+adv", "encoder"])
+def test_a_resumed_reconstruction_finetune_is_the_uninterrupted_run(settings, tiny_generator_file, tmp_path,
+                                                                    capsys):
+    assert_resume_is_uninterrupted(
+        lambda out, epochs, resume: finetune_reconstruction(_smooth_images(), out, tiny_generator_file, epochs,
+                                                            batch_size=4, resume=resume, **settings), tmp_path, capsys)
+
+
+def test_a_resumed_encoder_run_is_the_uninterrupted_run(tiny_generator_file, tmp_path, capsys):
+    assert_resume_is_uninterrupted(
+        lambda out, epochs, resume: train_encoder(_smooth_images(), out, tiny_generator_file, epochs, batch_size=4,
+                                                  resume=resume), tmp_path, capsys)
 
 
 def test_rejects_wrong_image_shape(tmp_path):
