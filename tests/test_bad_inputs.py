@@ -289,10 +289,14 @@ def test_reconstruct_notes_conversions_and_keeps_same_named_inputs_apart(tmp_pat
     metrics = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}"))
     assert metrics["images"]["face-1"]["psnr"] is None
     assert metrics["images"]["face-2"]["source"].endswith("b/face.png")
-    # A second run into the same folder would overwrite: refused without --overwrite.
-    code, _, err = run_cli(argv, capsys)
-    assert code == 2 and "--overwrite" in err
-    assert run_cli([*argv, "--overwrite"], capsys)[0] == 0
+    # The same command again resumes: everything is finished, nothing is recomputed.
+    code, stdout, _ = run_cli(argv, capsys)
+    assert code == 0 and "1 chunk(s) already finished" in stdout and "0 computed" in stdout
+    assert json.loads((out / "metrics.json").read_text())["images"] == metrics["images"]
+    # Another run into the same folder would overwrite: refused without --overwrite.
+    code, _, err = run_cli([*argv, "--seed", "1"], capsys)
+    assert code == 2 and "another run's results" in err and "--overwrite" in err
+    assert run_cli([*argv, "--seed", "1", "--overwrite"], capsys)[0] == 0
 
 
 # --------------------------------------------------------------------------- bench: nothing lost or mixed
@@ -336,54 +340,64 @@ def test_bench_without_out_leaves_docs_untouched(tmp_path, fake_celeba, files, m
 def test_bench_refuses_to_mix_settings_before_computing(tmp_path, fake_celeba, files, monkeypatch, capsys):
     monkeypatch.setattr(runner, "lpips_available", lambda: False)
     out = str(tmp_path / "out")
-    assert run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "1/2", "--out", out), capsys)[0] == 0
-    shard = tmp_path / "out" / "shards" / "shard_1_of_2.json"
-    before = shard.read_bytes()
+    bench = _tiny_bench(fake_celeba, files["generator"], "--batch-size", "1", "--out", out)
+    assert run_cli([*bench, "--shard", "1/2"], capsys)[0] == 0
+    chunk = tmp_path / "out" / "chunks" / "inpaint" / "009001-009001.json"
+    before = chunk.read_bytes()
     monkeypatch.setattr(runner, "reconstruct_samples", lambda *a, **k: pytest.fail("computed before refusing"))
-    code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "2/2", "--out", out,
-                                       "--csgm-steps", "2", "--seed", "1"), capsys)
-    assert code == 2 and "seed: 0 in shard_1_of_2.json, 1 in this run" in err
-    assert "csgm.steps: 1 in shard_1_of_2.json, 2 in this run" in err
-    # The same shard name over other faces would replace the first run.
-    code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--shard", "1/2", "--out", out,
-                                       "--n-images", "1"), capsys)
-    assert code == 2 and "--n-images 2" in err and "replace" in err
-    assert shard.read_bytes() == before
+    code, _, err = run_cli([*bench, "--shard", "2/2", "--csgm-steps", "2", "--seed", "1"], capsys)
+    assert code == 2 and "seed: 0 in inpaint/009001-009001.json, 1 in this run" in err
+    assert "csgm.steps: 1 in inpaint/009001-009001.json, 2 in this run" in err
+    # Other chunks of faces (another --n-images or --batch-size) would mix two runs' faces.
+    code, _, err = run_cli([*bench, "--batch-size", "2"], capsys)
+    assert code == 2 and "batch_size: 1 in inpaint/009001-009001.json, 2 in this run" in err
+    (tmp_path / "out" / "chunks" / "inpaint" / "009002-009002.json").write_text(
+        chunk.read_text().replace("9001", "9002"))
+    code, _, err = run_cli([*bench[:-4], "--n-images", "1", *bench[-4:]], capsys)
+    assert code == 2 and "009002-009002.json" in err and "not a chunk of this run" in err
+    # A different task in the same folder is refused too.
+    monkeypatch.setattr(runner, "reconstruct_samples", lambda *a, **k: pytest.fail("computed before refusing"))
+    code, _, err = run_cli(["bench", "deblurring", *bench[2:]], capsys)
+    assert code == 2 and "not a chunk of this run" in err
+    assert chunk.read_bytes() == before
 
 
-def test_merge_refuses_shards_of_other_settings_or_the_same_faces(tmp_path, capsys):
-    shards = tmp_path / "out" / "shards"
-    shards.mkdir(parents=True)
+def test_merge_refuses_chunks_of_other_settings_or_the_same_faces(tmp_path, capsys):
+    folder = tmp_path / "out" / "chunks" / "inpaint"
+    folder.mkdir(parents=True)
     config = vars(common.resolve_settings(common.build_parser("inpainting", "x").parse_args([])))
     record = {"task": "inpaint", "noise_std": 0.0, "setting": "inpaint", "method": "pinv", "mse": 0.1, "psnr": 10.0,
               "ssim": 0.5, "image": 9001}
 
-    def write(name, image, config=config, **changes):
-        (shards / name).write_text(json.dumps({"command": "x", "config": {**config, **changes},
-                                               "records": [{**record, "image": image}]}))
+    def write(name, images, config=config, **changes):
+        (folder / name).write_text(json.dumps({"command": "x", "config": {**config, **changes}, "setting": "inpaint",
+                                               "images": images,
+                                               "records": [{**record, "image": i} for i in images]}))
 
-    write("shard_1_of_2.json", 9001)
-    write("shard_2_of_2.json", 9002, generator="began:g.pth", **{"iagan.steps": 7})
-    code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
-    assert code == 2 and "generator: 'default' in shard_1_of_2.json, 'began:g.pth' in shard_2_of_2.json" in err
-    assert f"iagan.steps: {Budget().of('iagan').steps} in shard_1_of_2.json, 7 in shard_2_of_2.json" in err
-    write("shard_2_of_2.json", 9001)
-    code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
-    assert code == 2 and "both hold face 009001" in err
-    # A shard of an older invgen (flat settings such as "iagan_steps", no "iagan.steps") is refused, not guessed.
+    write("009001-009001.json", [9001])
+    write("009002-009002.json", [9002], generator="began:g.pth", **{"iagan.steps": 7})
+    merge = ["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")]
+    code, _, err = run_cli(merge, capsys)
+    assert code == 2 and ("generator: 'default' in inpaint/009001-009001.json, 'began:g.pth' in "
+                          "inpaint/009002-009002.json") in err
+    assert f"iagan.steps: {Budget().of('iagan').steps} in inpaint/009001-009001.json, 7 in" in err
+    write("009002-009002.json", [9001, 9002])
+    code, _, err = run_cli(merge, capsys)
+    assert code == 2 and "both hold face 009001 of inpaint" in err
+    # A chunk of an older invgen (flat settings such as "iagan_steps", no "iagan.steps") is refused, not guessed.
     older = {k: v for k, v in config.items() if "." not in k} | {"csgm_steps": 1600, "iagan_steps": 500}
-    write("shard_2_of_2.json", 9002, config=older)
-    code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
+    write("009002-009002.json", [9002], config=older)
+    code, _, err = run_cli(merge, capsys)
     assert code == 2 and "made by an older invgen records no" in err and "csgm.steps" in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out" / "results.json").exists()
 
 
-def test_bench_names_a_broken_face_or_shard_file(tmp_path, fake_celeba, files, capsys):
-    (tmp_path / "out" / "shards").mkdir(parents=True)
-    (tmp_path / "out" / "shards" / "shard_1_of_1.json").write_text("{ not json")
+def test_bench_names_a_broken_face_or_chunk_file(tmp_path, fake_celeba, files, capsys):
+    (tmp_path / "out" / "chunks" / "inpaint").mkdir(parents=True)
+    (tmp_path / "out" / "chunks" / "inpaint" / "009001-009002.json").write_text("{ not json")
     code, _, err = run_cli(["bench", "inpainting", "--merge", "--out", str(tmp_path / "out")], capsys)
-    assert code == 2 and "shard_1_of_1.json is not a shard file" in err
+    assert code == 2 and "009001-009002.json is not a chunk file" in err
     (fake_celeba / "009002.jpg").write_text("not a jpeg")
     code, _, err = run_cli(_tiny_bench(fake_celeba, files["generator"], "--out", str(tmp_path / "out2")), capsys)
     assert code == 2 and "009002.jpg is not an image" in err and len(err.strip().splitlines()) == 1

@@ -172,3 +172,71 @@ def test_demo_never_overwrites_an_earlier_demo(tmp_path, monkeypatch, capsys):
                                                  "dip.steps": 2})
     assert cli.main(["demo", "--out", str(tmp_path), "--quiet", "--overwrite"]) == 0
     assert (tmp_path / "demo.png").read_bytes() != b"an earlier result"
+
+
+@pytest.fixture
+def faces(tmp_path):
+    rng = np.random.default_rng(1)
+    paths = []
+    for i in range(4):
+        paths.append(str(tmp_path / f"face{i}.png"))
+        Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(paths[-1])
+    return paths
+
+
+def chunked(faces, tiny_generator, out) -> list[str]:
+    """Four faces in chunks of one, noisy: each chunk's numbers are its own."""
+    return ["reconstruct", *faces, "--task", "sr4", "--method", "csgm", "--bp", "--noise", "0.05", "--generator",
+            tiny_generator, "--csgm-steps", "3", "--csgm-restarts", "2", "--batch-size", "1", "--out", str(out),
+            "--quiet"]
+
+
+def test_a_failed_reconstruction_resumes_to_the_same_results_computing_only_the_rest(faces, tiny_generator, tmp_path,
+                                                                                      monkeypatch, capsys):
+    from invgen.app import reconstruct
+
+    assert cli.main(chunked(faces, tiny_generator, tmp_path / "once")) == 0
+    uninterrupted = json.loads((tmp_path / "once" / "metrics.json").read_text())
+    real, computed = reconstruct.reconstruct_samples, []
+
+    def fails_on_the_third(model, y, *args, **kwargs):
+        if len(computed) == 2:
+            raise RuntimeError("killed (simulated)")
+        computed.append(len(y))
+        return real(model, y, *args, **kwargs)
+
+    monkeypatch.setattr(reconstruct, "reconstruct_samples", fails_on_the_third)
+    argv = chunked(faces, tiny_generator, tmp_path / "twice")
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err.strip() == (f"invgen reconstruct: error: rank 0 of 1 failed on images 3–3 of 4 "
+                                               f"({faces[2]}): RuntimeError: killed (simulated)")
+    records = tmp_path / "twice" / "records"
+    assert sorted(p.name for p in records.glob("*.json")) == ["face0.json", "face1.json"]
+    assert not (tmp_path / "twice" / "metrics.json").exists()
+    # What a kill can leave: a half-written temporary file, and a record of another run: neither is a result.
+    (records / ".face2.json.77.tmp").write_text('{"key": ')
+    (records / "face3.json").write_text(json.dumps({"key": "another run", "psnr": 99.0}))
+    computed.clear()
+    assert cli.main(argv) == 0 and computed == [1, 1]
+    assert "resumed: 2 chunk(s) already finished" in capsys.readouterr().out
+    resumed = json.loads((tmp_path / "twice" / "metrics.json").read_text())
+    assert resumed["images"] == uninterrupted["images"] and resumed["batch_size"] == 1
+    for name in ("face0_csgm-bp.png", "face3_csgm-bp_restart_spread.png"):
+        assert (tmp_path / "twice" / name).read_bytes() == (tmp_path / "once" / name).read_bytes()
+
+
+def test_shards_of_an_array_job_merge_to_the_results_of_one_run(faces, tiny_generator, tmp_path, capsys):
+    assert cli.main(chunked(faces, tiny_generator, tmp_path / "once")) == 0
+    argv = chunked(faces, tiny_generator, tmp_path / "shards")
+    assert cli.main([*argv, "--shard", "1/3"]) == 0
+    assert "merge with the same command and --merge" in capsys.readouterr().out
+    assert cli.main([*argv, "--merge"]) == 2
+    assert "--merge: 3 of 4 images have no result" in capsys.readouterr().err
+    for shard in ("2/3", "3/3"):
+        assert cli.main([*argv, "--shard", shard]) == 0
+    assert not (tmp_path / "shards" / "metrics.json").exists()
+    assert cli.main([*argv, "--merge"]) == 0
+    once, merged = (json.loads((tmp_path / out / "metrics.json").read_text()) for out in ("once", "shards"))
+    assert merged["images"] == once["images"]
+    assert cli.main([*argv, "--merge", "--seed", "3"]) == 2
+    assert "holds no run of this command" in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""The experiment runner: sharding, a tiny end-to-end run on a fake CelebA folder, merging."""
+"""The experiments' runner and report: chunks and their shares, a tiny end-to-end run on a fake CelebA
+folder, resuming after a kill or a failure, merging."""
 from __future__ import annotations
 
 import json
@@ -8,8 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from invgen.app.experiments import EXPERIMENTS, runner, shards
-from invgen.app.experiments.shards import shard_indices
+from invgen.app import cli
+from invgen.app.experiments import EXPERIMENTS, chunks, runner
+from invgen.app.parallel import Team, chunk_ranges, parse_shard
 from invgen.app.training import export_generator
 from invgen.generators import build_began
 from invgen.generators.began import _official_names
@@ -18,16 +20,19 @@ from invgen.solvers import Budget
 from invgen.solvers.comparison import paired_differences
 
 
-@pytest.mark.parametrize("n, parts", [(10, 1), (10, 3), (7, 7), (5, 8)])
-def test_shards_partition_the_images(n, parts):
-    covered = [i for k in range(1, parts + 1) for i in shard_indices(n, f"{k}/{parts}")]
-    assert covered == list(range(n))
+@pytest.mark.parametrize("n, size, parts", [(10, 3, 1), (10, 3, 3), (7, 1, 7), (5, 2, 8), (33, 16, 2)])
+def test_processes_share_chunks_whose_boundaries_ignore_them(n, size, parts):
+    ranges = chunk_ranges(n, size)
+    assert [i for r in ranges for i in r] == list(range(n)) and all(len(r) == size for r in ranges[:-1])
+    shares = [Team(rank, parts).share(ranges) for rank in range(parts)]
+    assert [r for share in shares for r in share] == ranges  # every chunk once, in order
+    assert max(map(len, shares)) - min(map(len, shares)) <= 1
 
 
 @pytest.mark.parametrize("bad", ["0/2", "3/2", "two", "1-2"])
 def test_bad_shard_spec(bad):
     with pytest.raises(ValueError, match="--shard"):
-        shard_indices(10, bad)
+        parse_shard(bad)
 
 
 @pytest.fixture
@@ -50,16 +55,18 @@ def tiny_run_args(tmp_path, data, out, n_images):
 def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     monkeypatch.setattr(runner, "lpips_available", lambda: False)
     out = tmp_path / "inpainting"
-    args = tiny_run_args(tmp_path, fake_celeba, out, 3)
+    args = [*tiny_run_args(tmp_path, fake_celeba, out, 3), "--batch-size", "2"]
     for shard in ("1/2", "2/2"):
         EXPERIMENTS["inpainting"]([*args, "--shard", shard])
     assert not (out / "results.json").exists()
+    assert sorted(p.name for p in (out / "chunks" / "inpaint").glob("*.json")) == ["009001-009002.json",
+                                                                                   "009003-009003.json"]
     EXPERIMENTS["inpainting"]([*args, "--merge"])
     results = json.loads((out / "results.json").read_text())
-    assert sorted({r["image"] for r in results["records"]}) == [9001, 9002, 9003]
-    # each shard records the settings it ran with, method by method, as the keys that are compared
-    shard = json.loads((out / "shards" / "shard_1_of_2.json").read_text())
-    assert set(shards.compared()) == {"seed", "generator", "encoder", *Budget().flat()}
+    assert [r["image"] for r in results["records"] if r["method"] == "pinv"] == [9001, 9002, 9003]
+    # each chunk records the settings it ran with, method by method, as the keys that are compared
+    shard = json.loads((out / "chunks" / "inpaint" / "009001-009002.json").read_text())
+    assert set(chunks.compared()) == {"seed", "generator", "encoder", "batch_size", *Budget().flat()}
     assert {key: shard["config"][key] for key in Budget().flat()} == {
         **Budget().flat(), "csgm.steps": 2, "iagan.steps": 2, "dip.steps": 2}
     methods = {row["method"]: row for row in results["summary"]}
@@ -135,9 +142,9 @@ def test_faces_are_read_at_the_generators_resolution(tmp_path, fake_celeba, monk
     args = tiny_run_args(tmp_path, fake_celeba, out, 1)
     args[args.index("--generator") + 1] = f"began:{began}"
     EXPERIMENTS["inpainting"](args)
-    examples = torch.load(out / "shards" / "shard_1_of_1.examples.pt")
-    assert examples["inpaint"]["truth"].shape == (1, 3, 128, 128)
-    assert examples["inpaint"]["iagan-bp"].shape == (1, 3, 128, 128)
+    examples = torch.load(out / "chunks" / "inpaint" / "009001-009001.examples.pt")
+    assert examples["truth"].shape == (1, 3, 128, 128)
+    assert examples["iagan-bp"].shape == (1, 3, 128, 128)
 
 
 def test_iagan_learning_rates_reach_the_pipeline(tmp_path, fake_celeba, monkeypatch):
@@ -148,3 +155,48 @@ def test_iagan_learning_rates_reach_the_pipeline(tmp_path, fake_celeba, monkeypa
     args = tiny_run_args(tmp_path, fake_celeba, tmp_path / "out", 1)
     EXPERIMENTS["inpainting"]([*args, "--iagan-lr-theta", "3e-4", "--iagan-lr-z", "2e-4"])
     assert [(b.of("iagan").lr_theta, b.of("iagan").lr_z, b.of("iagan").steps) for b in seen] == [(3e-4, 2e-4, 2)]
+
+
+def _records(out) -> list[dict]:
+    """The records of a results file, without the time each chunk took."""
+    return [{k: v for k, v in r.items() if k != "batch_seconds"}
+            for r in json.loads((out / "results.json").read_text())["records"]]
+
+
+def test_a_killed_or_failed_run_resumes_to_the_same_records_computing_only_the_rest(tmp_path, fake_celeba,
+                                                                                      monkeypatch, capsys):
+    monkeypatch.setattr(runner, "lpips_available", lambda: False)
+    real, computed = runner.reconstruct_samples, []
+
+    def counted(model, y, *a, **k):
+        computed.append(len(y))
+        return real(model, y, *a, **k)
+
+    monkeypatch.setattr(runner, "reconstruct_samples", counted)
+    bench = ["bench", "inpainting", *tiny_run_args(tmp_path, fake_celeba, tmp_path / "once", 4)[:-6],
+             "--csgm-steps", "2", "--iagan-steps", "2", "--dip-steps", "2", "--batch-size", "1"]
+    assert cli.main(bench) == 0 and computed == [1, 1, 1, 1]
+    uninterrupted = _records(tmp_path / "once")
+    out = tmp_path / "twice"
+    bench[bench.index("--out") + 1] = str(out)
+
+    def fails_on_the_third(model, y, *a, **k):
+        if len(computed) == 2:
+            raise RuntimeError("out of memory (simulated)")
+        return counted(model, y, *a, **k)
+
+    computed.clear()
+    monkeypatch.setattr(runner, "reconstruct_samples", fails_on_the_third)
+    assert cli.main(bench) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == ("invgen bench: error: rank 0 of 1 failed on faces 009003–009003: RuntimeError: out of memory "
+                   "(simulated)")
+    assert sorted(p.name for p in (out / "chunks" / "inpaint").glob("*.json")) == ["009001-009001.json",
+                                                                                   "009002-009002.json"]
+    # A kill while writing leaves no chunk file, at most a temporary one, which is never read as a result.
+    (out / "chunks" / "inpaint" / ".009004-009004.json.123.tmp").write_text('{"records": [')
+    monkeypatch.setattr(runner, "reconstruct_samples", counted)
+    computed.clear()
+    assert cli.main(bench) == 0 and computed == [1, 1]  # faces 009003 and 009004 only
+    assert "2 chunk(s) of faces already finished" in capsys.readouterr().out
+    assert _records(out) == uninterrupted

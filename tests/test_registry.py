@@ -166,10 +166,10 @@ def test_the_experiment_runner_runs_it_and_records_its_setting(toy, tmp_path, mo
     common.main("toy", "A toy study.\n", [common.Setting("inpaint")], ["pinv", "pinv-scaled"],
                 ["--data", str(data), "--n-images", "2", "--generator", str(tmp_path / "tiny.pt"), "--out", str(out),
                  "--pinv-scaled-scale", "0.5"])
-    shard = json.loads((out / "shards" / "shard_1_of_1.json").read_text())
-    assert shard["config"]["pinv-scaled.scale"] == 0.5
-    assert {r["method"] for r in shard["records"]} == {"pinv", "pinv-scaled"}
-    panel = torch.load(out / "shards" / "shard_1_of_1.examples.pt")["inpaint"]
+    chunk = json.loads((out / "chunks" / "inpaint" / "009001-009002.json").read_text())
+    assert chunk["config"]["pinv-scaled.scale"] == 0.5
+    assert {r["method"] for r in chunk["records"]} == {"pinv", "pinv-scaled"}
+    panel = torch.load(out / "chunks" / "inpaint" / "009001-009002.examples.pt")
     torch.testing.assert_close(panel["pinv-scaled"].float(), 0.5 * panel["pinv"].float(), atol=1e-3, rtol=0)
 
 

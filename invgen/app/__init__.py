@@ -1,8 +1,12 @@
 """The application: what a user runs, built on the library and never imported by it.
 
-The ``invgen`` command (:mod:`~invgen.app.cli`: demo, reconstruct, train, bench), its
-arguments and checks (:mod:`~invgen.app.arguments`, :mod:`~invgen.app.device`), the named
-tasks (:mod:`~invgen.app.tasks`), the CelebA data (:mod:`~invgen.app.celeba`), the paper's
-experiments (:mod:`~invgen.app.experiments`) and the default generator's training
-(:mod:`~invgen.app.training`).
+The ``invgen`` command (:mod:`~invgen.app.cli`, ``python -m invgen``): ``demo``
+(:mod:`~invgen.app.demo`), ``reconstruct`` (:mod:`~invgen.app.reconstruct`, its images turned
+into operators and batches by :mod:`~invgen.app.inputs`), ``train`` (:mod:`~invgen.app.train_command`:
+the recipes of :mod:`~invgen.app.training` on the one epoch loop of :mod:`~invgen.app.train_loop`)
+and ``bench`` (the paper's experiments, :mod:`~invgen.app.experiments`); their arguments and
+checks (:mod:`~invgen.app.arguments`, :mod:`~invgen.app.device`), the named tasks
+(:mod:`~invgen.app.tasks`), the CelebA data and its one ``--data`` setting
+(:mod:`~invgen.app.celeba`), and how work is cut into chunks and shared between processes
+(``torchrun``, ``--shard``: :mod:`~invgen.app.parallel`).
 """

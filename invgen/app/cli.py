@@ -7,6 +7,7 @@ import sys
 
 from invgen.app.arguments import Parser, UsageError, random_seed
 from invgen.app.device import DeviceUnavailableError, add_device_argument
+from invgen.app.parallel import WorkFailed
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.spec import UnknownGeneratorKind
 
@@ -20,6 +21,7 @@ examples:
   invgen reconstruct a.png b.png --task cs:0.1 --method csgm --csgm-restarts 8 --noise 0.02
   invgen train --data celeba/img_align_celeba_89x109 --epochs 40   # or set INVGEN_DATA once
   invgen bench super-resolution --n-images 32
+  torchrun --nproc_per_node=4 -m invgen reconstruct faces/*.png --task sr4 --method iagan --bp --device cuda
 """
 
 
@@ -100,6 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         # One line: a checkpoint mismatch's first line summarises the key lists that follow it.
         print(f"invgen {args.command}: error: {str(err).splitlines()[0]}", file=sys.stderr)
         return 2
+    except WorkFailed as err:  # the finished chunks are kept: the same command resumes
+        print(f"invgen {args.command}: error: {err}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -63,6 +63,12 @@ def _say(path: str, name: str, notes: list[str], verbose: bool) -> None:
         print(f"{path}{f' (written as {name})' if name != Path(path).stem else ''}: {'; '.join(notes) or 'as is'}")
 
 
+def measured_boundary(task: str) -> str:
+    """The borders of a measured photograph's blur or SR: ``reflect`` (a photo does not wrap
+    around); ``circular`` for the other tasks, as in simulated experiments."""
+    return "reflect" if parse_task(task)[0] in ("sr", "blur") else "circular"
+
+
 def check_measured_flags(args: argparse.Namespace, kind: str) -> None:
     """The flags of measured inputs fit the task: ``--mask`` only for inpainting (a measured
     photo's, or the operator of a simulated one), ``--kernel`` only for ``blur`` (no
@@ -177,8 +183,7 @@ def measured_inputs(args: argparse.Namespace, names: list[str], G, verbose: bool
             kernel = read_kernel(args.kernel)
         except (FileNotFoundError, ValueError) as err:
             raise UsageError(f"--kernel: {err}") from None
-    # A photograph does not wrap around at its borders; simulated experiments keep circular.
-    boundary = "reflect" if kind in ("sr", "blur") else "circular"
+    boundary = measured_boundary(args.task)
     try:
         A = make_operator(args.task, image_shape(args.task, (3, *shape)), seed=args.seed, boundary=boundary,
                           mask=mask, kernel=kernel)

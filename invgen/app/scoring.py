@@ -19,6 +19,9 @@ def evaluate(estimates: dict[str, torch.Tensor], truth: torch.Tensor) -> dict[st
 
 
 def score_line(label: str, m: dict) -> str:
-    """One row of a PSNR / SSIM / ST-LPIPS table."""
-    perceptual = "     —" if m["st_lpips"] is None else f"{m['st_lpips']:>8.3f}"
-    return f"{label:<16} {m['psnr']:>8.2f} {m['ssim']:>6.3f} {perceptual}"
+    """One row of a PSNR / SSIM / ST-LPIPS table; ``—`` for an undefined score (``None``: in
+    strict JSON, e.g. the infinite PSNR of an exact estimate, or no ST-LPIPS for a small image)."""
+    def shown(key: str, width: int, digits: int) -> str:
+        return f"{'—':>{width}}" if m[key] is None else f"{m[key]:>{width}.{digits}f}"
+
+    return f"{label:<16} {shown('psnr', 8, 2)} {shown('ssim', 6, 3)} {shown('st_lpips', 8, 3)}"

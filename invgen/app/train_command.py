@@ -23,6 +23,7 @@ from invgen.app.arguments import (
 )
 from invgen.app.celeba import add_data_argument, celeba_paths, load_celeba
 from invgen.app.device import add_device_argument, resolve_device
+from invgen.app.parallel import join
 from invgen.app.train_parts import PIXEL_LOSSES
 from invgen.app.training import (
     LATENT_LRS,
@@ -126,19 +127,30 @@ def check_run(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> None:
+    """Train. Under ``torchrun`` every process loads the images and trains on its slice of each
+    batch (``--batch-size`` is the global batch, a multiple of the processes); rank 0 writes."""
     settings = check_run(args)  # before loading 9,000 images
-    print(f"loading CelebA train split from {args.data} ...", flush=True)
+    team = join(None, args.device)
+    if settings.batch_size % team.world:
+        raise UsageError(f"--batch-size {settings.batch_size} is the global batch: it must be a multiple of the "
+                         f"{team.world} processes")
+    device = team.device(args.device)
+    say = print if team.lead else (lambda *a, **k: None)
+    say(f"loading CelebA train split from {args.data} ...", flush=True)
     images = load_celeba(args.data, "train", n=args.max_images)
-    where = "cuda" if args.device == "cuda" else f"{torch.get_num_threads()} CPU threads"
-    print(f"{images.shape[0]} images; {args.recipe}, {args.epochs} epochs on {where}: {settings}", flush=True)
-    common = {"seed": args.seed, "resume": args.resume, "device": args.device, **dataclasses.asdict(settings)}
+    where = (f"{team.world} processes on " if team.joined else "") + (
+        str(device) if device.type == "cuda" else f"{torch.get_num_threads()} CPU threads each")
+    say(f"{images.shape[0]} images; {args.recipe}, {args.epochs} epochs on {where}: {settings}", flush=True)
+    common = {"seed": args.seed, "resume": args.resume, "device": device, "team": team,
+              **dataclasses.asdict(settings)}
     if args.recipe == "gan":
         train_gan(images, args.out, args.epochs, **common)
     elif args.recipe == "recon":
         finetune_reconstruction(images, args.out, args.init, args.epochs, **common)
     else:
         train_encoder(images, args.out, args.init, args.epochs, **common)
-    print(f"wrote {Path(args.out) / EXPORTS[args.recipe]}")
+    say(f"wrote {Path(args.out) / EXPORTS[args.recipe]}")
+    team.close()
 
 
 if __name__ == "__main__":

@@ -51,13 +51,18 @@ def degrade(x: torch.Tensor, operators: list[SuperResolution | None]) -> torch.T
     return x if A is None else A.pinv(A(x)).clamp(0, 1)
 
 
-def as_bytes(images: torch.Tensor, device: str | torch.device, batch_size: int) -> torch.Tensor:
-    """``images`` (N, 3, 64, 64) in [0, 1] as uint8 on ``device`` (compact in memory), checked."""
+def start(images: torch.Tensor, out_dir: str | Path, device: str | torch.device, batch_size: int,
+          seed: int) -> tuple[torch.Tensor, Path]:
+    """A recipe's start: ``images`` (N, 3, 64, 64) in [0, 1], checked, as uint8 on ``device``
+    (compact in memory), the output folder (created), and torch's generator seeded."""
     if images.dim() != 4 or images.shape[1:] != (3, 64, 64):
         raise ValueError(f"expected images of shape (N, 3, 64, 64), got {tuple(images.shape)}")
     if images.shape[0] < batch_size:
         raise ValueError(f"need at least batch_size={batch_size} images, got {images.shape[0]}")
-    return (images * 255).round().to(torch.uint8).to(device)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    return (images * 255).round().to(torch.uint8).to(device), out
 
 
 def sampler(G: torch.nn.Module, out: Path, seed: int, device: str | torch.device):

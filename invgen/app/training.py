@@ -13,7 +13,11 @@ with its settings, defaults included, in one dataclass.
 
 Every epoch writes ``checkpoint.pt`` (everything ``resume`` needs); the GAN and recon recipes
 also write ``samples/epoch_XXX.png`` (64 samples at fixed latents). The end of training
-(also of a resumed finished run) writes the export.
+(also of a resumed finished run) writes the export. With a ``team`` of ``torchrun`` processes
+the networks train as ``DistributedDataParallel`` replicas on slices of each batch
+(:mod:`~invgen.app.train_loop`): the same updates as one process on the whole batch, except
+for the GAN generator's batch norm on CPUs, whose statistics are then each process's own
+(on CUDA they are synchronised, ``SyncBatchNorm``).
 """
 from __future__ import annotations
 
@@ -24,24 +28,22 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from invgen.app.parallel import Team
 from invgen.app.train_loop import Batch, fit
 from invgen.app.train_parts import (
     PERCEPTUAL_FACES,
     PIXEL_LOSSES,
-    as_bytes,
     degradations,
     degrade,
     export_generator,
     laplacian_pyramid_l1,
     recalibrate_batchnorm,
     sampler,
+    start,
 )
 from invgen.generators.encoder import FaceEncoder, export_encoder
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator, load_face64
 from invgen.metrics import STLPIPS
-
-__all__ = ["EncoderSettings", "GANSettings", "ReconSettings", "export_generator", "finetune_reconstruction",
-           "laplacian_pyramid_l1", "recalibrate_batchnorm", "train_encoder", "train_gan"]
 
 EMA_DECAY = 0.999
 LATENT_LRS = {"per-face": 3e-2, "encoder": 5e-4}  # recon's lr_latent by latents, when not given
@@ -79,31 +81,32 @@ class EncoderSettings:
 
 
 def train_gan(images: torch.Tensor, out_dir: str | Path, epochs: int, *, seed: int = 0, resume: bool = False,
-              max_steps: int | None = None, device: str | torch.device = "cpu", **settings) -> FaceDCGAN:
+              max_steps: int | None = None, device: str | torch.device = "cpu", team: Team = Team(),
+              **settings) -> FaceDCGAN:
     """Train on ``images`` ``(N, 3, 64, 64)`` in [0, 1] with :class:`GANSettings` (``settings``:
     any of its fields); returns the EMA generator network. ``max_steps`` stops early;
     ``resume`` continues from ``out_dir/checkpoint.pt``; ``device``: where the networks and
     the images (as uint8) live; checkpoints and the export load on any device."""
     s = GANSettings(**settings)
-    data = as_bytes(images, device, s.batch_size)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
+    data, out = start(images, out_dir, device, s.batch_size, seed)
     G, D = FaceDCGAN(s.latent_dim, s.width).to(device), FaceDiscriminator(s.width).to(device)
     G_ema = copy.deepcopy(G).eval()
+    if team.joined and torch.device(device).type == "cuda":  # batch statistics of the global batch
+        G = torch.nn.SyncBatchNorm.convert_sync_batchnorm(G)
+    G_run, D_run = team.replicate(G), team.replicate(D)
     opt_G = torch.optim.Adam(G.parameters(), lr=s.lr, betas=(0.5, 0.999))
     opt_D = torch.optim.Adam(D.parameters(), lr=s.lr, betas=(0.5, 0.999))
 
     def step(batch: Batch) -> dict[str, float]:
         real = data[batch.indices.to(device)].float() / 127.5 - 1
-        flip = (torch.rand(batch.size) < 0.5).to(device)
+        flip = batch.local(torch.rand(batch.size) < 0.5).to(device)
         real[flip] = real[flip].flip(-1)
-        fake = G(torch.randn(batch.size, s.latent_dim).to(device))
-        loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        fake = G_run(batch.local(torch.randn(batch.size, s.latent_dim)).to(device))
+        loss_D = F.softplus(-D_run(real)).mean() + F.softplus(D_run(fake.detach())).mean()
         opt_D.zero_grad(set_to_none=True)
         loss_D.backward()
         opt_D.step()
-        loss_G = F.softplus(-D(fake)).mean()
+        loss_G = F.softplus(-D(fake)).mean()  # D itself: its gradients here are dropped
         opt_G.zero_grad(set_to_none=True)
         loss_G.backward()
         opt_G.step()
@@ -119,15 +122,16 @@ def train_gan(images: torch.Tensor, out_dir: str | Path, epochs: int, *, seed: i
         samples(epoch)
 
     fit(out, {"G": G, "D": D, "G_ema": G_ema, "opt_G": opt_G, "opt_D": opt_D}, step, len(data), epochs,
-        s.batch_size, resume=resume, max_steps=max_steps, device=device, end_epoch=end_epoch)
-    recalibrate_batchnorm(G_ema)
-    export_generator(G_ema, out / "face64.pt")
+        s.batch_size, resume=resume, max_steps=max_steps, device=device, end_epoch=end_epoch, team=team)
+    if team.lead:
+        recalibrate_batchnorm(G_ema)
+        export_generator(G_ema, out / "face64.pt")
     return G_ema
 
 
 def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str | Path, epochs: int, *,
                             seed: int = 0, resume: bool = False, max_steps: int | None = None,
-                            device: str | torch.device = "cpu", **settings) -> FaceDCGAN:
+                            device: str | torch.device = "cpu", team: Team = Team(), **settings) -> FaceDCGAN:
     """Make the range of a trained generator cover the data: GLO-style fine-tuning with
     :class:`ReconSettings` (``settings``: any of its fields).
 
@@ -156,11 +160,8 @@ def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str
     Checkpoints, samples and the export as :func:`train_gan`; returns the fine-tuned network.
     """
     s = ReconSettings(**settings)
-    data = as_bytes(images, device, s.batch_size)
     perceptual = STLPIPS("alex").to(device) if s.perceptual_weight > 0 else None
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
+    data, out = start(images, out_dir, device, s.batch_size, seed)
     G = load_face64(init).network.to(device).eval()
     d = G.latent_dim
     lr_latent = s.lr_latent if s.lr_latent is not None else LATENT_LRS[s.latents]
@@ -169,10 +170,10 @@ def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str
         opt_z = torch.optim.Adam(codes.parameters(), lr=lr_latent)
         operators = degradations(tuple(images.shape[1:]), device=device)
     else:
-        start = torch.randn(len(data), d, generator=torch.Generator().manual_seed(seed))
+        first = torch.randn(len(data), d, generator=torch.Generator().manual_seed(seed))
         codes = torch.nn.Embedding(len(data), d, sparse=True).to(device)
         with torch.no_grad():
-            codes.weight.copy_(F.normalize(start, dim=1) * d**0.5)
+            codes.weight.copy_(F.normalize(first, dim=1) * d**0.5)
         opt_z = torch.optim.SparseAdam(codes.parameters(), lr=lr_latent)
     opt_G = torch.optim.Adam(G.parameters(), lr=s.lr)
     parts = {"G": G, "latents": codes, "opt_G": opt_G, "opt_z": opt_z}
@@ -181,25 +182,29 @@ def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str
         D = FaceDiscriminator(G.width).to(device)
         opt_D = torch.optim.Adam(D.parameters(), lr=GANSettings.lr, betas=(0.5, 0.999))
         parts.update(D=D, opt_D=opt_D)
+        D_run = team.replicate(D)
+    G_run, encoder = team.replicate(G), team.replicate(codes) if s.latents == "encoder" else None
+    seen = min(PERCEPTUAL_FACES, s.batch_size)  # the faces of each batch the ST-LPIPS term sees
 
     def step(batch: Batch) -> dict[str, float]:
         idx = batch.indices.to(device)
         real = data[idx].float() / 127.5 - 1
-        recon = G(codes(degrade((real + 1) / 2, operators)) if s.latents == "encoder" else codes(idx))
+        recon = G_run(encoder(degrade((real + 1) / 2, operators)) if encoder is not None else codes(idx))
         mse = (recon - real).square().mean()
         terms = {"mse": mse.item()}
         loss = mse
         if s.pixel_loss == "laplacian-l1":
             loss = laplacian_pyramid_l1(recon, real)
             terms["laplacian_l1"] = loss.item()
-        if perceptual is not None:
-            part = slice(0, PERCEPTUAL_FACES)
-            distance = perceptual((recon[part] + 1) / 2, (real[part] + 1) / 2).mean()
+        if perceptual is not None:  # the mean over the global batch's first faces, this process's share of it
+            k = min(max(seen - batch.offset, 0), len(idx))
+            distance = (perceptual((recon[:k] + 1) / 2, (real[:k] + 1) / 2).sum() * batch.world / seen if k
+                        else recon.new_zeros(()))
             loss = loss + s.perceptual_weight * distance
             terms["st_lpips"] = distance.item()
         if D is not None:
-            fake = torch.cat([recon, G(torch.randn(batch.size, d).to(device))])
-            loss_D = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+            fake = torch.cat([recon, G_run(batch.local(torch.randn(batch.size, d)).to(device))])
+            loss_D = F.softplus(-D_run(real)).mean() + F.softplus(D_run(fake.detach())).mean()
             opt_D.zero_grad(set_to_none=True)
             loss_D.backward()
             opt_D.step()
@@ -209,48 +214,51 @@ def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str
         opt_G.zero_grad(set_to_none=True)
         opt_z.zero_grad(set_to_none=True)
         loss.backward()
+        if encoder is None:  # every process updates every face of the global batch, as one process would
+            team.average_sparse_grad(codes.weight)
         opt_G.step()
         opt_z.step()
-        if s.latents == "per-face":
+        if encoder is None:
             with torch.no_grad():  # back onto the sphere of radius √d
-                codes.weight[idx] = F.normalize(codes.weight[idx], dim=1) * d**0.5
+                rows = batch.all.to(device)
+                codes.weight[rows] = F.normalize(codes.weight[rows], dim=1) * d**0.5
         return terms
 
     fit(out, parts, step, len(data), epochs, s.batch_size, resume=resume, max_steps=max_steps, device=device,
-        end_epoch=sampler(G, out, seed, device))
-    export_generator(G, out / "face64.pt")
-    if s.latents == "encoder":
-        export_encoder(codes, out / "encoder.pt")
+        end_epoch=sampler(G, out, seed, device), team=team)
+    if team.lead:
+        export_generator(G, out / "face64.pt")
+        if encoder is not None:
+            export_encoder(codes, out / "encoder.pt")
     return G
 
 
 def train_encoder(images: torch.Tensor, out_dir: str | Path, generator: str | Path, epochs: int, *, seed: int = 0,
                   resume: bool = False, max_steps: int | None = None, device: str | torch.device = "cpu",
-                  **settings) -> FaceEncoder:
+                  team: Team = Team(), **settings) -> FaceEncoder:
     """Train a :class:`~invgen.generators.encoder.FaceEncoder` for the fixed ``generator``
     (an ``invgen train`` export) with :class:`EncoderSettings` (``settings``: any of its
     fields): ``min_E Σ ‖G(E(A⁺A x)) − x‖²`` over the training faces, with ``A`` drawn per
     batch among the :func:`~invgen.app.train_parts.degradations`. Writes ``checkpoint.pt``
     every epoch and ``encoder.pt`` at the end."""
     s = EncoderSettings(**settings)
-    data = as_bytes(images, device, s.batch_size)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
+    data, out = start(images, out_dir, device, s.batch_size, seed)
     G = load_face64(generator).to(device).eval().requires_grad_(False)
     E = FaceEncoder(G.latent_dim, G.network.width).to(device)
+    E_run = team.replicate(E)
     opt = torch.optim.Adam(E.parameters(), lr=s.lr)
     operators = degradations(tuple(images.shape[1:]), device=device)
 
     def step(batch: Batch) -> dict[str, float]:
         x = data[batch.indices.to(device)].float() / 255
-        loss = (G(E(degrade(x, operators))) - x).square().mean()
+        loss = (G(E_run(degrade(x, operators))) - x).square().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         return {"mse": loss.item()}
 
     fit(out, {"E": E, "opt": opt}, step, len(data), epochs, s.batch_size, resume=resume, max_steps=max_steps,
-        device=device)
-    export_encoder(E, out / "encoder.pt")
+        device=device, team=team)
+    if team.lead:
+        export_encoder(E, out / "encoder.pt")
     return E.eval()

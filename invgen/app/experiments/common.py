@@ -1,20 +1,21 @@
 """What every experiment shares: its settings, its options, and ``main``: check, run, merge.
 
 An experiment is a list of *settings* (a task and a noise level) and a list of methods.
-``run`` reconstructs the faces of one shard of the CelebA val split for every setting and
-method, and writes ``OUT/shards/shard_I_of_N.json`` (one record per image, setting and
-method). ``--merge`` reads every shard file in ``OUT/shards`` and writes
-``OUT/results.json`` and ``OUT/results.md`` (means over images), plus the experiment's
-figures. With ``--shard 1/1`` (the default) a run merges by itself. The runner
-(:mod:`~invgen.app.experiments.runner`) and the report (:mod:`~invgen.app.experiments.report`)
-are apart; :mod:`~invgen.app.experiments.shards` says what a shard file is.
+The faces (the first ``--n-images`` of the CelebA val split) go through in chunks of
+``--batch-size`` in id order; the runner (:mod:`~invgen.app.experiments.runner`) reconstructs
+each chunk for every setting and method and writes its chunk file when it finishes
+(:mod:`~invgen.app.experiments.chunks`); the report (:mod:`~invgen.app.experiments.report`)
+merges the chunk files into ``OUT/results.json`` and ``OUT/results.md`` (means over faces)
+plus the experiment's figures. A run started again with the same command skips the chunks on
+disk. Under ``torchrun`` the processes share the chunks and rank 0 merges when all are done;
+``--shard I/N`` runs one share of the chunks, and ``--merge`` merges once all have run.
 
 ``OUT`` is ``invgen-results/NAME`` unless ``--out`` says otherwise (the committed results
 in ``docs/results`` are written only when asked for by name). Nothing is lost or mixed:
-before any computation a run refuses an ``OUT`` whose shards were made with other
-settings (:func:`compared`), and a shard file of another run of the same name; merging
-refuses shards that differ in those settings or share faces. JSON is strict (``null`` for
-an undefined number) and every result file is replaced atomically.
+before any computation a run refuses an ``OUT`` holding chunks made with other settings
+(:func:`~invgen.app.experiments.chunks.compared`) or other chunks of faces; merging refuses
+chunks that differ in those settings or share faces. JSON is strict (``null`` for an
+undefined number) and every result file is replaced atomically.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from invgen.app.celeba import add_data_argument
 from invgen.app.device import add_device_argument, resolve_device
 from invgen.app.experiments.report import merge
 from invgen.app.experiments.runner import check_out, run
+from invgen.app.parallel import join
 from invgen.generators import SPEC_HELP
 from invgen.generators.encoder import ENCODER_HELP
 
@@ -51,22 +53,24 @@ def build_parser(name: str, description: str) -> Parser:
                     formatter_class=argparse.RawDescriptionHelpFormatter)
     add_data_argument(parser, "faces come from the val split (ids 009001–010000)")
     parser.add_argument("--n-images", type=positive_int, default=32, help="first N faces of the val split")
-    parser.add_argument("--shard", default="1/1", metavar="I/N", help="run only the I-th of N parts of the faces")
-    parser.add_argument("--merge", action="store_true", help="only merge OUT/shards/*.json into the results")
+    parser.add_argument("--shard", default="1/1", metavar="I/N",
+                        help="run only the I-th of N shares of the chunks of faces (array jobs; torchrun needs none)")
+    parser.add_argument("--merge", action="store_true", help="only merge OUT/chunks into the results")
     parser.add_argument("--out", default=f"invgen-results/{name}",
                         help="results folder (default: %(default)s; the committed ones are docs/results/NAME)")
     parser.add_argument("--seed", type=random_seed, default=0)
     parser.add_argument("--generator", default="default", help=SPEC_HELP)
     parser.add_argument("--encoder", default="none", help=ENCODER_HELP)
     add_method_arguments(parser)
-    parser.add_argument("--batch-size", type=positive_int, default=32, help="faces reconstructed together")
+    parser.add_argument("--batch-size", type=positive_int, default=16,
+                        help="faces reconstructed together, a chunk (default %(default)s; memory grows with it)")
     add_device_argument(parser)
     return parser
 
 
 def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
     """``args`` with the budget they ask for written out (``--paper`` and the defaults
-    resolved), so that a shard records the numbers it was made with."""
+    resolved), so that a chunk file records the numbers it was made with."""
     for key, value in budget_from(args).flat().items():
         setattr(args, key, value)
     return args
@@ -75,19 +79,27 @@ def resolve_settings(args: argparse.Namespace) -> argparse.Namespace:
 def main(name: str, description: str, settings: list[Setting], methods: list[str], argv=None,
          figures=None) -> None:
     """``invgen bench NAME [options]``: check every option and ``OUT`` first, then run this
-    shard and merge (with ``--shard 1/1``), or only merge (``--merge``)."""
+    process's chunks and merge (alone, or rank 0 under ``torchrun`` once all are done), or
+    only merge (``--merge``)."""
     parser = build_parser(name, description)
     argv = sys.argv[1:] if argv is None else list(argv)
     args = resolve_settings(parser.parse_args(argv))
     title = description.strip().splitlines()[0]
     resolve_device(args.device)
     try:
+        team = join(args.shard, args.device)
         if not args.merge:
             check_out(args, settings)
-            run(args, settings, methods, shlex.join([*parser.prog.split(), *argv]))
-            if args.shard != "1/1":
-                print("merge the shards with --merge once all have run")
+            team.barrier()  # every process checked OUT before any chunk is written
+            run(args, settings, methods, shlex.join([*parser.prog.split(), *argv]), team)
+            team.barrier()
+            if not team.merges:
+                if not team.joined:
+                    print("merge the shards with --merge once all have run")
+                team.close()
                 return
-        merge(args, title, figures)
+        if team.lead:
+            merge(args, title, settings, figures)
+        team.close()
     except UsageError as err:
         parser.error(str(err))

@@ -1,58 +1,76 @@
-"""The experiments' report: the shards of ``OUT/shards`` merged into ``results.json`` and
+"""The experiments' report: the chunk files of ``OUT/chunks`` merged into ``results.json`` and
 ``results.md`` (summary, paired differences, notes), the example panels and the figures."""
 from __future__ import annotations
 
 import argparse
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from invgen.app.arguments import UsageError
-from invgen.app.experiments.shards import differences, read_shard, shard_settings
+from invgen.app.experiments.chunks import chunk_files, chunk_settings, differences, name_of, read_chunk, slug
 from invgen.data import save_panel
 from invgen.files import write_json, write_text
 from invgen.solvers.comparison import markdown_table, paired_differences, paired_table, summarise
 
+if TYPE_CHECKING:
+    from invgen.app.experiments.common import Setting
 
-def check_shards(shard_files: list[Path], shards: list[dict]) -> None:
-    """Raise :class:`UsageError` unless the shards share the :func:`compared` settings and no
-    face appears in two of them, naming the files and the keys that differ."""
-    first = shard_settings(shards[0])
-    for path, shard in zip(shard_files[1:], shards[1:]):
-        differ = differences(first, shard_files[0].name, shard_settings(shard), path.name)
+
+def check_chunks(paths: list[Path], chunks: list[dict]) -> None:
+    """Raise :class:`UsageError` unless the chunks share the
+    :func:`~invgen.app.experiments.chunks.compared` settings and no face of a setting appears
+    in two of them, naming the files and the keys that differ."""
+    first = chunk_settings(chunks[0])
+    for path, chunk in zip(paths[1:], chunks[1:]):
+        differ = differences(first, name_of(paths[0]), chunk_settings(chunk), name_of(path))
         if differ:
-            raise UsageError(f"cannot merge shards made with other settings: {differ}")
-    seen: dict[int, str] = {}
-    for path, shard in zip(shard_files, shards):
-        for image_id in sorted({r["image"] for r in shard["records"]}):
-            if image_id in seen:
-                raise UsageError(f"cannot merge {seen[image_id]} and {path.name}: both hold face {image_id:06d}")
-            seen[image_id] = path.name
+            raise UsageError(f"cannot merge chunks made with other settings: {differ}")
+    seen: dict[tuple[str, int], str] = {}
+    for path, chunk in zip(paths, chunks):
+        for image_id in chunk["images"]:
+            if (chunk["setting"], image_id) in seen:
+                raise UsageError(f"cannot merge {seen[chunk['setting'], image_id]} and {name_of(path)}: both hold "
+                                 f"face {image_id:06d} of {chunk['setting']}")
+            seen[chunk["setting"], image_id] = name_of(path)
 
 
-def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
-    """Combine the shard files of ``OUT/shards`` into results.json / results.md (+ figures)."""
+def merge(args: argparse.Namespace, title: str, settings: list[Setting], figures=None) -> list[dict]:
+    """Combine the chunk files of ``OUT/chunks`` into results.json / results.md (+ figures):
+    the records in the experiment's order of settings, then of faces, whichever processes
+    wrote them."""
     out = Path(args.out)
-    shard_files = sorted((out / "shards").glob("shard_*.json"))
-    if not shard_files:
-        raise FileNotFoundError(f"no shard files in {out / 'shards'}; run the experiment first")
-    shards = [read_shard(f) for f in shard_files]
-    check_shards(shard_files, shards)
-    records = [r for s in shards for r in s["records"]]
+    paths = chunk_files(out)
+    if not paths:
+        raise FileNotFoundError(f"no chunk files in {out / 'chunks'}; run the experiment first")
+    chunks = [read_chunk(path) for path in paths]
+    check_chunks(paths, chunks)
+    order = [s.name for s in settings]
+    ranked = sorted(zip(paths, chunks), key=lambda pc: (order.index(pc[1]["setting"]) if pc[1]["setting"] in order
+                                                        else len(order), pc[1]["setting"], pc[1]["images"][0]))
+    records = [r for _, chunk in ranked for r in chunk["records"]]
+    for setting in dict.fromkeys(chunk["setting"] for _, chunk in ranked):
+        n = sum(len(chunk["images"]) for _, chunk in ranked if chunk["setting"] == setting)
+        if n < args.n_images:
+            print(f"[{setting}] {n} of {args.n_images} faces merged: the other chunks have not run (yet)")
     rows = summarise(records)
     table = markdown_table(rows)
     paired = paired_differences(records)
-    commands = sorted({s["command"] for s in shards})
-    if len(shard_files) > 1:  # and the step that made this page
+    commands = sorted({chunk["command"] for chunk in chunks})
+    if any(" --shard " in c for c in commands):  # and the step that made this page
         commands.append(re.sub(r" --shard \S+", "", commands[0]) + " --merge")
     write_json(out / "results.json", {"title": title, "commands": commands, "summary": rows, "paired": paired,
                                       "records": records}, indent=1)
-    examples = torch.load(shard_files[0].with_suffix(".examples.pt"), weights_only=True)
-    shown_ids = sorted({r["image"] for r in shards[0]["records"]})  # the panels show the first faces
-    for setting, panel in examples.items():
+    examples = {}
+    for path, chunk in ranked:  # the panel of each setting's first chunk
+        panel_file = path.with_suffix(".examples.pt")
+        if chunk["setting"] not in examples and panel_file.is_file():
+            examples[chunk["setting"]] = (torch.load(panel_file, weights_only=True), chunk["images"])
+    for setting, (panel, ids) in examples.items():
         save_panel({name: x.float() for name, x in panel.items()}, out / f"examples_{slug(setting)}.png",
-                   captions=captions(records, setting, shown_ids[:len(panel["truth"])], panel))
+                   captions=captions(records, setting, ids[:len(panel["truth"])], panel))
     figure_lines = figures(rows, out) if figures is not None else []
     spread_note = [] if not any("spread" in r for r in rows) else [
         ("spread: for the methods that average their starts, the mean per-pixel standard deviation between the "
@@ -69,7 +87,7 @@ def merge(args: argparse.Namespace, title: str, figures=None) -> list[dict]:
            "PSNR and ST-LPIPS: mean ± standard error of the mean over the faces. ST-LPIPS is the shift-tolerant "
            "learned perceptual distance (Ghildyal & Liu, ECCV 2022; `invgen.metrics.st_lpips`, AlexNet trunk): "
            "lower is closer to the truth.", "", *paired_section, *spread_note, *lpips_note,
-           "Examples (first faces of the first shard, PSNR and ST-LPIPS under each estimate):", ""]
+           "Examples (the first faces, PSNR and ST-LPIPS under each estimate):", ""]
     doc += [f"![{s}](examples_{slug(s)}.png)" for s in examples] + [""] + figure_lines
     write_text(out / "results.md", "\n".join(doc) + "\n")
     print(f"\n{title}\n{table}\n\nwrote {out / 'results.md'} and {out / 'results.json'}")
@@ -83,8 +101,3 @@ def captions(records: list[dict], setting: str, ids: list[int], panel: dict) -> 
                                                                   if "st_lpips" in by_face[(method, i)] else "")
                      for i in ids]
             for method in panel if (method, ids[0]) in by_face}
-
-
-def slug(name: str) -> str:
-    """An ASCII file-name part for a setting name (``sr4@σ=10/255`` → ``sr4_sigma_10_255``)."""
-    return "".join(c if (c.isascii() and c.isalnum()) or c in ".-" else "_" for c in name.replace("σ", "sigma"))

@@ -1,5 +1,6 @@
 """The experiments' runner: before any computation, the checks that nothing in ``OUT`` would be
-mixed or replaced; then every setting and method on this shard's faces, one record per face."""
+mixed or replaced; then every setting and method on this process's chunks of faces, each
+chunk's records written when it finishes (:mod:`~invgen.app.experiments.chunks`)."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,16 @@ import torch.nn.functional as F
 
 from invgen.app.arguments import UsageError, check_output_folder
 from invgen.app.celeba import CELEBA_CROP, celeba_paths
-from invgen.app.device import resolve_device
-from invgen.app.experiments.shards import compared, differences, read_shard, shard_file, shard_indices, shard_settings
+from invgen.app.experiments.chunks import (
+    chunk_files,
+    chunk_path,
+    chunk_settings,
+    compared,
+    differences,
+    name_of,
+    read_chunk,
+)
+from invgen.app.parallel import Team, chunk_ranges, run_share
 from invgen.app.tasks import make_operator
 from invgen.data import read_image
 from invgen.files import write_json
@@ -28,34 +37,42 @@ from invgen.solvers.pipeline import check_methods
 if TYPE_CHECKING:
     from invgen.app.experiments.common import Setting
 
+# The example panels: the first faces of each setting's first chunk.
+EXAMPLE_FACES = 4
 
-def check_out(args: argparse.Namespace, settings: list[Setting]) -> None:
-    """Refuse (:class:`UsageError`), before any computation, a bad ``--shard`` or
-    ``--n-images``, and a run whose results would mix with or replace others in ``OUT``:
-    shards made with other :func:`compared` settings, tasks or noise levels, or a shard
-    file of the same name from a run over other faces (``--n-images``)."""
+
+def face_chunks(args: argparse.Namespace) -> tuple[list[Path], list[list[int]]]:
+    """The faces of the run (the first ``--n-images`` of the val split) and their chunks of
+    ``--batch-size``, as CelebA ids; ``UsageError`` when the split has not that many."""
     try:
-        shard_indices(args.n_images, args.shard)
-    except ValueError as err:
-        raise UsageError(str(err)) from None
-    try:
-        celeba_paths(args.data, "val", args.n_images)
+        paths = celeba_paths(args.data, "val", args.n_images)
     except ValueError as err:
         raise UsageError(f"--n-images {args.n_images}: {err}") from None
-    check_output_folder(args.out)
-    shards = Path(args.out) / "shards"
+    ids = [int(p.stem) for p in paths]
+    return paths, [[ids[i] for i in chunk] for chunk in chunk_ranges(len(ids), args.batch_size)]
+
+
+def check_out(args: argparse.Namespace, settings: list[Setting]) -> None:
+    """Refuse (:class:`UsageError`), before any computation, a bad ``--n-images`` and a run
+    whose results would mix with others in ``OUT``: chunk files made with other
+    :func:`~invgen.app.experiments.chunks.compared` settings, or that are not chunks of this run
+    (other tasks or noise levels, other ``--n-images`` or ``--batch-size``)."""
+    _, chunks = face_chunks(args)
+    out = check_output_folder(args.out)
+    if any((out / "shards").glob("shard_*.json")):
+        raise UsageError(f"--out {out} holds shard files of an older invgen (shards/); choose another --out")
     this = {key: vars(args)[key] for key in compared()}
-    this["tasks and noise"] = sorted({(s.task, s.noise_std) for s in settings})
-    for path in sorted(shards.glob("shard_*.json")):
-        shard = read_shard(path)
-        differ = differences(shard_settings(shard), path.name, this, "this run")
+    units = {chunk_path(out, s.name, ids) for s in settings for ids in chunks}
+    for path in chunk_files(out):
+        chunk = read_chunk(path)
+        differ = differences(chunk_settings(chunk), name_of(path), this, "this run")
         if differ:
-            raise UsageError(f"--out {args.out} holds {path.name}, made with other settings ({differ}); "
+            raise UsageError(f"--out {out} holds {name_of(path)}, made with other settings ({differ}); "
                              "merging them would mix two experiments — choose another --out")
-        if path.name == shard_file(args).name and shard["config"]["n_images"] != args.n_images:
-            raise UsageError(f"--out {args.out}: {path.name} holds a run over --n-images "
-                             f"{shard['config']['n_images']}; this run (--n-images {args.n_images}) would "
-                             "replace it — choose another --out")
+        if path not in units:
+            raise UsageError(f"--out {out} holds {name_of(path)} ({chunk['setting']}, faces {chunk['images'][0]:06d}–"
+                             f"{chunk['images'][-1]:06d}), not a chunk of this run (its tasks, --n-images "
+                             f"{args.n_images} and --batch-size {args.batch_size}) — choose another --out")
 
 
 def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -89,60 +106,82 @@ def records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: 
     return records
 
 
-def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], command: str) -> Path:
-    """Reconstruct this shard's faces for every setting with every method (names of
-    :func:`invgen.solvers.reconstruct`); returns the shard file, which records ``command``."""
-    device = resolve_device(args.device)
-    positions = shard_indices(args.n_images, args.shard)
-    paths = celeba_paths(args.data, "val", args.n_images)
-    ids = [int(paths[p].stem) for p in positions]
+def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], command: str, team: Team) -> None:
+    """Reconstruct this process's chunks of faces for every setting with every method (names
+    of :func:`invgen.solvers.reconstruct`), skipping the chunks on disk; each chunk file
+    records ``command``."""
+    device = team.device(args.device)
+    paths, chunks = face_chunks(args)
+    by_id = {int(p.stem): p for p in paths}
     G = load_generator(args.generator).to(device)
     size = G.image_shape()[-1]
-    if size != CELEBA_CROP[2]:
+    if size != CELEBA_CROP[2] and team.lead:
         print(f"faces resized from the {CELEBA_CROP[2]}×{CELEBA_CROP[2]} CelebA window to the generator's {size}×{size}")
-    try:
-        faces = torch.stack([read_image(paths[p], crop=CELEBA_CROP, size=size) for p in positions]).to(device)
+
+    def faces(ids: list[int]) -> torch.Tensor:
+        return torch.stack([read_image(by_id[i], crop=CELEBA_CROP, size=size) for i in ids]).to(device)
+
+    try:  # every face decoded once before any computation; each chunk reads its own again
+        for ids in chunks:
+            faces(ids)
     except ValueError as err:  # a face that does not decode, or is smaller than the CelebA window
         raise UsageError(f"--data: {err}") from None
     budget = Budget.from_flat(vars(args))
     encoder = load_encoder_spec(args.encoder)
     encoder = None if encoder is None else encoder.to(device)
     with_lpips = lpips_available()
-    if not with_lpips:
+    if not with_lpips and team.lead:
         print(f"no LPIPS column: its backbone weights are not at {backbone_checkpoint('alex')} "
               "(see invgen.metrics.lpips)", flush=True)
-    models = [ForwardModel(make_operator(setting.task, tuple(faces.shape[1:]), seed=args.seed).to(device),
+    models = [ForwardModel(make_operator(setting.task, (3, size, size), seed=args.seed).to(device),
                            sigma=setting.noise_std) for setting in settings]
     for setting, model in zip(settings, models):  # every setting checked before any computation
         try:
             check_methods(model.A, methods, budget, G)
         except ValueError as err:
             raise UsageError(f"[{setting.name}] {err}") from None
-    records, examples = [], {}
-    for setting, model in zip(settings, models):
-        A = model.A
-        for start in range(0, len(faces), args.batch_size):
-            truth = faces[start : start + args.batch_size]
-            batch_ids = ids[start : start + args.batch_size]
-            # Noise is seeded by the image id: the same face sees the same noise in every shard layout.
-            y = model.measure(truth, seeds=[args.seed * 100003 + i for i in batch_ids])
-            print(f"[{setting.name}] faces {batch_ids[0]:06d}–{batch_ids[-1]:06d}", flush=True)
+
+    def work(ids: list[int]) -> None:
+        truth = faces(ids)
+        for setting, model in zip(settings, models):
+            path = chunk_path(args.out, setting.name, ids)
+            if path.is_file():
+                continue
+            # Noise is seeded by the image id: the same face sees the same noise in every chunk and process.
+            y = model.measure(truth, seeds=[args.seed * 100003 + i for i in ids])
+            print(f"[{setting.name}] faces {ids[0]:06d}–{ids[-1]:06d}", flush=True)
             t0 = time.time()
             samples = {name: e.x for name, e in reconstruct_samples(model, y, methods, G, encoder=encoder,
                                                                       budget=budget, seed=args.seed).items()}
-            estimates = {name: x.mean(1) for name, x in samples.items()}
-            records += records_for(setting, batch_ids, truth, samples, time.time() - t0, with_lpips)
-            if start == 0:
-                viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
-                       else A.pinv(y)).clamp(0, 1)
-                panel = {"truth": truth, "input": viz, **estimates}
-                # Clones in half precision: a saved slice would otherwise carry its whole batch.
-                examples[setting.name] = {k: v[:4].detach().cpu().half().clone() for k, v in panel.items()}
-    path = shard_file(args)
-    examples_file = path.with_suffix(".examples.pt")
-    examples_file.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(examples, examples_file.with_suffix(".tmp"))
-    examples_file.with_suffix(".tmp").replace(examples_file)
-    write_json(path, {"command": command, "config": vars(args), "records": records}, indent=1)
-    print(f"wrote {path}")
-    return path
+            seconds = time.time() - t0
+            if ids == chunks[0]:
+                write_examples(path.with_suffix(".examples.pt"), model, y, truth, samples)
+            write_json(path, {"command": command, "config": vars(args), "setting": setting.name, "images": ids,
+                              "seconds": seconds,
+                              "records": records_for(setting, ids, truth, samples, seconds, with_lpips)}, indent=1)
+
+    def done(ids: list[int]) -> bool:
+        return all(chunk_path(args.out, setting.name, ids).is_file() for setting in settings)
+
+    def describe(ids: list[int]) -> str:
+        return f"faces {ids[0]:06d}–{ids[-1]:06d}"
+
+    computed, skipped = run_share(team, chunks, done, work, describe)
+    if skipped:
+        print(f"{f'[rank {team.rank}] ' if team.world > 1 else ''}resumed: {skipped} chunk(s) of faces already "
+              f"finished in {args.out}, {computed} computed")
+
+
+def write_examples(path: Path, model: ForwardModel, y: torch.Tensor, truth: torch.Tensor,
+                   samples: dict[str, torch.Tensor]) -> None:
+    """The example panel of a chunk's first faces: truth, input and every estimate, in half precision."""
+    A = model.A
+    viz = (F.interpolate(y, size=truth.shape[-2:], mode="nearest") if len(A.out_shape) == 3
+           else A.pinv(y)).clamp(0, 1)
+    panel = {"truth": truth, "input": viz, **{name: x.mean(1) for name, x in samples.items()}}
+    # Clones: a saved slice would otherwise carry its whole batch.
+    examples = {k: v[:EXAMPLE_FACES].detach().cpu().half().clone() for k, v in panel.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(examples, tmp)
+    tmp.replace(path)
