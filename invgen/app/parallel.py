@@ -83,10 +83,11 @@ class Team:
         return list(units[self.rank * n // self.world : (self.rank + 1) * n // self.world])
 
     def device(self, name: str) -> torch.device:
-        """``--device``: ``cuda`` is this process's GPU, ``cuda:LOCAL_RANK``; ``cpu`` as it is."""
+        """``--device``: ``cuda`` is this process's GPU, ``cuda:LOCAL_RANK`` (with more processes
+        than GPUs on a machine, they take turns: ``LOCAL_RANK`` modulo the GPUs); ``cpu`` as it is."""
         device = resolve_device(name)
         if device.type == "cuda":
-            device = torch.device("cuda", self.local_rank)
+            device = torch.device("cuda", self.local_rank % torch.cuda.device_count())
             torch.cuda.set_device(device)
         return device
 
@@ -131,11 +132,12 @@ class Team:
         return dict(zip(values, (total / self.world).tolist()))
 
 
-def join(shard: str | None = None, device: str = "cpu") -> Team:
+def join(shard: str | None = None, device: str = "cpu", gradients: bool = False) -> Team:
     """The :class:`Team` of this process: under ``torchrun`` (``WORLD_SIZE`` > 1 in the
-    environment) it joins the group (NCCL when ``device`` is ``cuda``, gloo otherwise);
-    with ``shard`` ``"I/N"`` it is separate run ``I`` of ``N``; else alone. A bad ``--shard``,
-    or one given under ``torchrun``, is a :class:`UsageError`."""
+    environment) it joins the group — gloo, which is all a barrier needs, or NCCL for
+    ``gradients`` on ``cuda`` (training: one GPU per process); with ``shard`` ``"I/N"`` it
+    is separate run ``I`` of ``N``; else alone. A bad ``--shard``, one given under
+    ``torchrun``, or fewer GPUs than training processes is a :class:`UsageError`."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if shard not in (None, "1/1"):
         try:
@@ -149,12 +151,15 @@ def join(shard: str | None = None, device: str = "cpu") -> Team:
     if world == 1:
         return Team()
     rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    nccl = gradients and resolve_device(device).type == "cuda"
+    if nccl and local_rank >= torch.cuda.device_count():
+        raise UsageError(f"--device cuda: training needs a GPU per process, and local rank {local_rank} finds "
+                         f"{torch.cuda.device_count()} GPU(s); start at most that many processes per machine")
     if not dist.is_initialized():
-        cuda = resolve_device(device).type == "cuda"
-        if cuda:
+        if nccl:
             torch.cuda.set_device(local_rank)
-        dist.init_process_group("nccl" if cuda else "gloo", timeout=BARRIER_TIMEOUT,
-                                device_id=torch.device("cuda", local_rank) if cuda else None)
+        dist.init_process_group("nccl" if nccl else "gloo", timeout=BARRIER_TIMEOUT,
+                                device_id=torch.device("cuda", local_rank) if nccl else None)
     return Team(rank, world, local_rank, joined=True)
 
 

@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> None:
     """Train. Under ``torchrun`` every process loads the images and trains on its slice of each
     batch (``--batch-size`` is the global batch, a multiple of the processes); rank 0 writes."""
     settings = check_run(args)  # before loading 9,000 images
-    team = join(None, args.device)
+    team = join(None, args.device, gradients=True)
     if settings.batch_size % team.world:
         raise UsageError(f"--batch-size {settings.batch_size} is the global batch: it must be a multiple of the "
                          f"{team.world} processes")
