@@ -132,32 +132,23 @@ def train_gan(images: torch.Tensor, out_dir: str | Path, epochs: int, *, seed: i
 def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str | Path, epochs: int, *,
                             seed: int = 0, resume: bool = False, max_steps: int | None = None,
                             device: str | torch.device = "cpu", team: Team = Team(), **settings) -> FaceDCGAN:
-    """Make the range of a trained generator cover the data: GLO-style fine-tuning with
-    :class:`ReconSettings` (``settings``: any of its fields).
+    """Make the range of a trained generator cover the data, GLO-style (Bojanowski et al. 2018,
+    "Optimizing the latent space of generative networks"), with :class:`ReconSettings`.
 
-    Bojanowski et al. (2018), "Optimizing the latent space of generative networks": every
-    training face ``x_i`` gets its own latent ``z_i`` on the sphere of radius √d (where
-    ``N(0, I)`` draws concentrate, so random CSGM starts stay typical), and the weights θ of
-    the generator ``init`` (an ``invgen train`` export) and the latents are fitted jointly,
-
-        min_{θ, z}  Σ_i ℓ(G_θ(z_i), x_i) / n  +  adv_weight · softplus(−D(G_θ(z̃)))
-
-    with ``ℓ`` the pixel loss (``"mse"``, or ``"laplacian-l1"``: :func:`laplacian_pyramid_l1`,
-    GLO's own choice, which blurs less) plus ``perceptual_weight`` times the ST-LPIPS distance
-    of the images in [0, 1] (:class:`invgen.metrics.STLPIPS`, a frozen feature network, on
-    the first :data:`PERCEPTUAL_FACES` faces of each batch: an unbiased estimate of the mean), and
-    where the optional adversarial term (``adv_weight`` > 0; the non-saturating loss
-    against a spectrally normalised discriminator trained alongside on real faces, on
-    reconstructions and on samples ``z̃ ~ N(0, I)``) keeps samples and reconstructions
-    sharp. The generator runs in eval mode (batch norm from its fixed running statistics),
-    exactly as the solvers use it.
-
-    ``latents="encoder"`` replaces the per-face latents (each moved once per epoch) by an
-    encoder trained jointly, ``z_i = E(A⁺A x_i)`` with ``A`` drawn per batch as in
-    :func:`train_encoder` (``lr_latent`` is then the encoder's learning rate): every step
-    improves the codes of all faces, and the encoder that comes out starts the latent
-    search (:func:`invgen.solvers.encoder_starts`); it is written as ``encoder.pt``.
-    Checkpoints, samples and the export as :func:`train_gan`; returns the fine-tuned network.
+    Each training face ``x_i`` gets a latent ``z_i`` on the sphere of radius √d (where
+    ``N(0, I)`` draws concentrate, so random CSGM starts stay typical), fitted jointly with the
+    weights θ of the generator ``init`` (an ``invgen train`` export, run in eval mode as the
+    solvers run it): ``min_{θ,z} Σ_i ℓ(G_θ(z_i), x_i)/n + adv_weight·softplus(−D(G_θ(z̃)))``, with
+    ``ℓ`` the pixel loss (``"mse"``, or GLO's :func:`laplacian_pyramid_l1`, which blurs less)
+    plus ``perceptual_weight`` × ST-LPIPS (:class:`invgen.metrics.STLPIPS`, on the first
+    :data:`PERCEPTUAL_FACES` faces of each batch: an unbiased estimate of the mean), and the
+    optional adversarial term against a spectrally normalised discriminator trained alongside
+    on real faces, reconstructions and samples ``z̃ ~ N(0, I)``, which keeps them sharp.
+    ``latents="encoder"`` replaces the per-face latents by an encoder trained jointly,
+    ``z_i = E(A⁺A x_i)`` with ``A`` drawn per batch as in :func:`train_encoder` (``lr_latent``
+    is its learning rate); it is written as ``encoder.pt`` and starts the latent search
+    (:func:`invgen.solvers.encoder_starts`). Checkpoints, samples and the export as
+    :func:`train_gan`; returns the fine-tuned network.
     """
     s = ReconSettings(**settings)
     perceptual = STLPIPS("alex").to(device) if s.perceptual_weight > 0 else None
