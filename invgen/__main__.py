@@ -1,8 +1,10 @@
 """``python -m invgen`` (and so ``torchrun --nproc_per_node=N -m invgen ...``) is the ``invgen`` command.
 
-The command belongs to the application (``invgen/app``), which the library never imports
-(``tests/test_layout.py``); this entry point only hands the command line over to it.
+This entry point belongs to the application, which the library never imports
+(``tests/test_layout.py`` names this file as the one exception): it hands the command line over.
 """
-import runpy
+import sys
 
-runpy.run_module("invgen.app", run_name="__main__", alter_sys=True)
+from invgen.app.cli import main
+
+sys.exit(main())

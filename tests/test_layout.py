@@ -8,7 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-LIBRARY = sorted(p for p in (ROOT / "invgen").rglob("*.py") if ROOT / "invgen" / "app" not in p.parents)
+# invgen/__main__.py is the command's entry point (python -m invgen, torchrun -m invgen): application.
+LIBRARY = sorted(p for p in (ROOT / "invgen").rglob("*.py")
+                 if ROOT / "invgen" / "app" not in p.parents and p != ROOT / "invgen" / "__main__.py")
 
 
 def imported_modules(source: str, module: str) -> Iterator[str]:
