@@ -17,7 +17,6 @@ import os
 import pickle
 import sys
 import types
-from collections import OrderedDict
 
 import numpy as np
 import pytest
@@ -187,7 +186,6 @@ def nvidia_generator(ros, w_avg, lr_multiplier=0.01, conv_clamp=None, c_dim=0, a
     G.z_dim, G.c_dim, G.w_dim, G.img_resolution, G.img_channels = STYLE_DIM, c_dim, STYLE_DIM, resolution, 3
     synthesis = Persistent("SynthesisNetwork", w_dim=STYLE_DIM, img_resolution=resolution, img_channels=3)
     synthesis.block_resolutions = [4 * 2**k for k in range(len(CHANNELS))]
-    noise = 0
     for k, res in enumerate(synthesis.block_resolutions):
         block = Persistent("SynthesisBlock", in_channels=CHANNELS[k - 1] if k else 0, out_channels=CHANNELS[k],
                            resolution=res, architecture=architecture)

@@ -77,11 +77,7 @@ def iagan(
     use every measurement again. ``penalty``, ``callbacks``: see :func:`~invgen.solvers.solve`.
     The adapted weights are not returned.
     """
-    model = forward_model(problem)
-    A = model.A
-    check_measurement(A, y)
-    check_image_shape(generator, A.in_shape)
-    check_start(y, start)
+    model = continuation(problem, y, generator, start)
     prior = ImageAdaptivePrior(generator, start.z.flatten(0, 1), lr_z=settings.lr_z, lr_theta=settings.lr_theta)
     result = fit_adaptation(model, y.repeat_interleave(start.k, dim=0), prior, settings.steps, settings.holdout,
                             settings.holdout_block, seed=seed, penalty=penalty, callbacks=callbacks,
@@ -89,11 +85,18 @@ def iagan(
     return Estimates.from_rows(result, start.k)
 
 
-def check_start(y: torch.Tensor, start: Estimates) -> None:
-    """``start`` holds latents for each of the images measured in ``y``."""
+def continuation(problem: ForwardModel | LinearOperator, y: torch.Tensor, generator: Generator,
+                 start: Estimates) -> ForwardModel:
+    """The forward model of a method that continues the latent search, after the checks they
+    all share: ``y`` measured by it, ``generator`` making images of its input shape, and
+    ``start`` holding latents for each of those images."""
+    model = forward_model(problem)
+    check_measurement(model.A, y)
+    check_image_shape(generator, model.A.in_shape)
     if start.z is None or start.x.shape[0] != y.shape[0]:
         raise ValueError(f"start must be the latent search's estimates of these {y.shape[0]} images "
                          "(start = csgm(problem, y, generator))")
+    return model
 
 
 def adaptation_steps(model: ForwardModel, steps: int) -> int:

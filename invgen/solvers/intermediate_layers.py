@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import torch
 
-from invgen.forward import ForwardModel, forward_model
-from invgen.generators.base import Generator, check_image_shape
+from invgen.forward import ForwardModel
+from invgen.generators.base import Generator
 from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import IntermediateLayerPrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.image_adaptive import check_holdout, check_start, fit_adaptation
-from invgen.solvers.loop import Callback, Penalty, check_measurement
+from invgen.solvers.image_adaptive import check_holdout, continuation, fit_adaptation
+from invgen.solvers.loop import Callback, Penalty
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
 from invgen.solvers.settings import Settings, setting
@@ -55,10 +55,7 @@ def ilo(
     estimates per image; ``Estimates.solve`` is the last stage's fit. ``problem``, ``penalty``,
     ``callbacks``: as :func:`~invgen.solvers.iagan`. ``ValueError`` when the stages run past
     the generator's split points."""
-    model = forward_model(problem)
-    check_measurement(model.A, y)
-    check_image_shape(generator, model.A.in_shape)
-    check_start(y, start)
+    model = continuation(problem, y, generator, start)
     layers = layers_of(generator)
     if settings.first + settings.stages - 1 > layers.points:
         raise ValueError(f"ILO's stages reach split point {settings.first + settings.stages - 1}, but the generator "
@@ -66,15 +63,15 @@ def ilo(
     z, y_rows = start.z.flatten(0, 1), y.repeat_interleave(start.k, dim=0)
     with torch.no_grad():
         features = layers.run(z, z, 0, settings.first)
-    for stage in range(settings.stages):
-        point = settings.first + stage
-        if stage:
-            with torch.no_grad():
-                features = layers.run(result.state["features"], z, point - 1, point)
+    points = range(settings.first, settings.first + settings.stages)
+    for point in points:
         prior = IntermediateLayerPrior(generator, z, features, point, radius=settings.radius, lr=settings.lr)
         result = fit_adaptation(model, y_rows, prior, settings.steps, settings.holdout, settings.holdout_block,
                                 seed=seed, penalty=penalty, callbacks=callbacks, progress=progress,
-                                desc=f"ilo {stage + 1}/{settings.stages}")
+                                desc=f"ilo {point - settings.first + 1}/{settings.stages}")
+        if point < points[-1]:  # the next stage starts from this one's solution, one block deeper
+            with torch.no_grad():
+                features = layers.run(result.state["features"], z, point, point + 1)
     return Estimates.from_rows(result, start.k)
 
 

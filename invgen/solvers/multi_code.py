@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 import torch
 
-from invgen.forward import ForwardModel, forward_model
-from invgen.generators.base import Generator, check_image_shape
+from invgen.forward import ForwardModel
+from invgen.generators.base import Generator
 from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import MultiCodePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.image_adaptive import check_holdout, check_start, fit_adaptation
-from invgen.solvers.loop import Callback, Penalty, check_measurement
+from invgen.solvers.image_adaptive import check_holdout, continuation, fit_adaptation
+from invgen.solvers.loop import Callback, Penalty
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
 from invgen.solvers.settings import Settings, setting
@@ -55,10 +55,7 @@ def mganprior(
     """The multi-code search from each of ``start``'s latents (``start = csgm(problem, y, G)``):
     ``K = start.k`` estimates per image, their codes as ``z`` ``(B, K, codes, latent_dim)``.
     ``problem``, ``penalty``, ``callbacks``: as :func:`~invgen.solvers.iagan`."""
-    model = forward_model(problem)
-    check_measurement(model.A, y)
-    check_image_shape(generator, model.A.in_shape)
-    check_start(y, start)
+    model = continuation(problem, y, generator, start)
     layers = layers_of(generator)
     if settings.point > layers.points:
         raise ValueError(f"mGANprior composes at split point {settings.point}, but the generator has {layers.points}")

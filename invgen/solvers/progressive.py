@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import torch
 
-from invgen.forward import ForwardModel, forward_model
-from invgen.generators.base import Generator, check_image_shape
+from invgen.forward import ForwardModel
+from invgen.generators.base import Generator
 from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ProgressivePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.image_adaptive import adaptation_steps, check_holdout, check_start, fit_adaptation
-from invgen.solvers.loop import Callback, Penalty, check_measurement
+from invgen.solvers.image_adaptive import adaptation_steps, check_holdout, continuation, fit_adaptation
+from invgen.solvers.loop import Callback, Penalty
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
 from invgen.solvers.settings import Settings, setting
@@ -80,10 +80,7 @@ def dgp(
     """Progressive adaptation from each of ``start``'s latents (``start = csgm(problem, y, G)``):
     ``K = start.k`` estimates per image. ``problem``, ``penalty``, ``callbacks``: as
     :func:`~invgen.solvers.iagan`; ``generator`` is never modified."""
-    model = forward_model(problem)
-    check_measurement(model.A, y)
-    check_image_shape(generator, model.A.in_shape)
-    check_start(y, start)
+    model = continuation(problem, y, generator, start)
     blocks = stage_blocks(generator, settings.stages)
     stage_steps = math.ceil(adaptation_steps(model, settings.steps) / len(blocks))
     prior = ProgressivePrior(generator, start.z.flatten(0, 1), blocks, lr_z=settings.lr_z, lr_theta=settings.lr_theta)
