@@ -97,7 +97,10 @@ class Team:
             dist.barrier()
 
     def close(self) -> None:
+        """Leave the group once every process has reached here: a process that tears the group
+        down while another still talks to it can abort both (seen under load with gloo)."""
         if self.joined and dist.is_initialized():
+            dist.barrier()
             dist.destroy_process_group()
 
     def replicate(self, module: torch.nn.Module) -> torch.nn.Module:
