@@ -29,11 +29,9 @@ def back_project(problem: ForwardModel | LinearOperator, y: torch.Tensor, x: tor
     A = model.A
     check_measurement(A, y)
     _check_estimate(A, y, x)
-    if eps is not None:
-        check_settings(eps=eps)
-        return x + A.pinv(y - A(x), eps=eps)
-    if model.noiseless:
-        return x + A.pinv(y - A(x), eps=0.0)
+    if eps is not None or model.noiseless:
+        check_settings(eps=eps or 0.0)
+        return x + A.pinv(y - A(x), eps=eps or 0.0)
     etas = noise_adapted_eps(model, y, x)
     return torch.cat([x[i : i + 1] + A.pinv(y[i : i + 1] - A(x[i : i + 1]), eps=float(etas[i]))
                       for i in range(len(y))])

@@ -100,14 +100,13 @@ def reconstruct_samples(
     model = forward_model(problem)
     budget = budget or Budget()
     plan = check_methods(model.A, methods, budget, generator)
-    base = Problem(model, y, generator, encoder=encoder, seed=seed, progress=progress)
     runs: dict[str, Estimates] = {}
 
     def run(method: Method) -> Estimates:
         if method.name not in runs:
             start = None if method.after is None else run(METHODS[method.after])
-            problem_ = base if start is None else Problem(model, y, generator, encoder, seed, progress, start)
-            runs[method.name] = _checked(method, method.run(problem_, budget.of(method.name)), problem_)
+            problem = Problem(model, y, generator, encoder, seed, progress, start)
+            runs[method.name] = _checked(method, method.run(problem, budget.of(method.name)), problem)
         return runs[method.name]
 
     samples = {}
