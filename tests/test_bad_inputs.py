@@ -316,7 +316,8 @@ def _fake_celeba_folder(root, ids):
 
 def _tiny_bench(fake_celeba, generator: str, *extra: str) -> list[str]:
     return ["bench", "inpainting", "--data", str(fake_celeba), "--n-images", "2", "--generator", generator,
-            "--csgm-steps", "1", "--iagan-steps", "1", "--dip-steps", "1", *extra]
+            "--csgm-steps", "1", "--iagan-steps", "1", "--dip-steps", "1", "--ilo-steps", "1", "--dgp-steps", "1",
+            "--mganprior-steps", "1", *extra]
 
 
 def _tree(root) -> dict[str, str]:

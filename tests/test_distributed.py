@@ -142,18 +142,18 @@ def test_a_failing_rank_stops_the_run_naming_it_and_the_same_command_computes_th
 
 def bench_records(out) -> list[dict]:
     results = json.loads((out / "results.json").read_text())
-    return [{k: v for k, v in r.items() if k != "batch_seconds"} for r in results["records"]]
+    return [{k: v for k, v in r.items() if k not in ("seconds", "batch_seconds")} for r in results["records"]]
 
 
 def test_bench_in_1_and_2_processes_writes_identical_records(inputs, tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "lpips_available", lambda: False)  # as in the workers, which lack the weights
     argv = ["bench", "inpainting", "--data", str(inputs / "celeba"), "--n-images", "3", "--batch-size", "1",
             "--generator", str(inputs / "tiny.pt"), "--csgm-steps", "2", "--iagan-steps", "2", "--dip-steps", "2",
-            "--device", DEVICE]
+            "--ilo-steps", "2", "--dgp-steps", "2", "--mganprior-steps", "2", "--device", DEVICE]
     assert cli.main([*argv, "--out", str(tmp_path / "one")]) == 0
     torchrun(*argv, "--out", str(tmp_path / "two"))
     one = bench_records(tmp_path / "one")
-    assert len(one) == 3 * 6
+    assert len(one) == 3 * 9
     assert_same(bench_records(tmp_path / "two"), one)
     assert (tmp_path / "two" / "examples_inpaint.png").is_file()
 

@@ -49,7 +49,8 @@ def tiny_run_args(tmp_path, data, out, n_images):
     generator = tmp_path / "tiny.pt"
     export_generator(FaceDCGAN(latent_dim=8, width=4), generator)
     return ["--data", str(data), "--n-images", str(n_images), "--out", str(out), "--generator", str(generator),
-            "--csgm-steps", "2", "--iagan-steps", "2", "--dip-steps", "2"]
+            "--csgm-steps", "2", "--iagan-steps", "2", "--dip-steps", "2", "--ilo-steps", "2", "--dgp-steps", "2",
+            "--mganprior-steps", "2"]
 
 
 def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
@@ -68,9 +69,14 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     shard = json.loads((out / "chunks" / "inpaint" / "009001-009002.json").read_text())
     assert set(chunks.compared()) == {"seed", "generator", "encoder", "batch_size", *Budget().flat()}
     assert {key: shard["config"][key] for key in Budget().flat()} == {
-        **Budget().flat(), "csgm.steps": 2, "iagan.steps": 2, "dip.steps": 2}
+        **Budget().flat(), "csgm.steps": 2, "iagan.steps": 2, "dip.steps": 2, "ilo.steps": 2, "dgp.steps": 2,
+        "mganprior.steps": 2}
     methods = {row["method"]: row for row in results["summary"]}
-    assert set(methods) == {"pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"}
+    assert set(methods) == {"pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"}
+    # Time per face, method by method: a method that continues CSGM counts CSGM's time too.
+    face = {r["method"]: r for r in results["records"] if r["image"] == 9001}
+    assert all(face[m]["seconds"] >= face["csgm"]["seconds"] > 0 for m in ("iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"))
+    assert "| s / image |" in (out / "results.md").read_text()
     assert all(row["n_images"] == 3 for row in methods.values())
     report = (out / "results.md").read_text()
     assert "| inpaint | iagan-bp | 3 |" in report
@@ -85,6 +91,22 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     assert {row["method"] for row in results["paired"]} == set(methods) - {"iagan-bp"}
     assert "iagan-bp ahead in PSNR" in report
     assert not (out / "examples_columns.txt").exists()  # the column names are in the panel itself
+
+
+def test_cs_curve_runs_the_follow_up_methods_at_three_ratios_and_plots_the_rest(tmp_path, fake_celeba, monkeypatch):
+    monkeypatch.setattr(runner, "lpips_available", lambda: False)
+    out = tmp_path / "cs"
+    EXPERIMENTS["cs-curve"]([*tiny_run_args(tmp_path, fake_celeba, out, 1), "--csgm-restarts", "1",
+                             "--lasso-dct-iterations", "2"])
+    results = json.loads((out / "results.json").read_text())
+    by_setting: dict[str, set[str]] = {}
+    for row in results["summary"]:
+        by_setting.setdefault(row["setting"], set()).add(row["method"])
+    base = {"csgm", "csgm-bp", "iagan", "iagan-bp", "lasso-dct"}
+    follow_ups = {"ilo-bp", "dgp-bp", "mganprior-bp"}
+    assert by_setting == {f"cs:{r}": base | (follow_ups if r in (0.05, 0.1, 0.5) else set())
+                          for r in (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)}
+    assert (out / "mse_vs_ratio.png").is_file() and "mse_vs_ratio.png" in (out / "results.md").read_text()
 
 
 def test_paired_differences_against_known_records():
@@ -158,8 +180,8 @@ def test_iagan_learning_rates_reach_the_pipeline(tmp_path, fake_celeba, monkeypa
 
 
 def _records(out) -> list[dict]:
-    """The records of a results file, without the time each chunk took."""
-    return [{k: v for k, v in r.items() if k != "batch_seconds"}
+    """The records of a results file, without the times each method and chunk took."""
+    return [{k: v for k, v in r.items() if k not in ("seconds", "batch_seconds")}
             for r in json.loads((out / "results.json").read_text())["records"]]
 
 
@@ -173,8 +195,7 @@ def test_a_killed_or_failed_run_resumes_to_the_same_records_computing_only_the_r
         return real(model, y, *a, **k)
 
     monkeypatch.setattr(runner, "reconstruct_samples", counted)
-    bench = ["bench", "inpainting", *tiny_run_args(tmp_path, fake_celeba, tmp_path / "once", 4)[:-6],
-             "--csgm-steps", "2", "--iagan-steps", "2", "--dip-steps", "2", "--batch-size", "1"]
+    bench = ["bench", "inpainting", *tiny_run_args(tmp_path, fake_celeba, tmp_path / "once", 4), "--batch-size", "1"]
     assert cli.main(bench) == 0 and computed == [1, 1, 1, 1]
     uninterrupted = _records(tmp_path / "once")
     out = tmp_path / "twice"

@@ -7,12 +7,13 @@ import pytest
 import torch
 
 from invgen.app import cli
-from invgen.generators import load_default
+from invgen.generators import build_began, build_pggan, load_default
 from invgen.generators.layers import layers_of
 from invgen.operators import SuperResolution
 from invgen.priors import ProgressivePrior
 from invgen.solvers import (METHODS, Budget, CSGMSettings, DGPSettings, ILOSettings, MGANpriorSettings, csgm, dgp,
                             ilo, mganprior, reconstruct, solve)
+from invgen.solvers.pipeline import check_methods
 from invgen.solvers.progressive import progressive_schedule, stage_blocks
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -36,6 +37,22 @@ def test_the_default_generator_splits_at_its_activations():
     z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(G.to_unit(layers.run(layers.run(z, z, 0, 2), z, 2, layers.points + 1)), G(z))
+
+
+def test_began_is_a_chain_and_a_generator_without_split_points_is_refused_before_any_work():
+    G = build_began(resolution=64, latent_dim=4, width=4)
+    layers = layers_of(G)
+    z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        torch.testing.assert_close(G.to_unit(layers.run(layers.run(z, z, 0, 3), z, 3, layers.points + 1)), G(z))
+    assert layers.parameters(1) == ["network.project.weight", "network.project.bias",  # point 1: the first ELU
+                                    "network.stages.0.0.weight", "network.stages.0.0.bias"]
+    pggan = build_pggan(channels=[8, 8], latent_dim=8)  # its own forward, no blocks(): no split points
+    A = SuperResolution((3, 8, 8), 2)
+    for name in ("ilo-bp", "dgp", "mganprior"):
+        with pytest.raises(ValueError, match=f"{name.removesuffix('-bp')}: PGGANGenerator is not a chain"):
+            check_methods(A, ["csgm", name], Budget(), pggan)
+    check_methods(A, ["csgm", "iagan-bp"], Budget(), pggan)  # the whole-network methods need none
 
 
 @pytest.mark.parametrize("method, settings", [

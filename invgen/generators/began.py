@@ -23,7 +23,6 @@ from os import PathLike
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from invgen.generators.base import Generator
 from invgen.generators.checkpoint import (
@@ -44,15 +43,17 @@ def _n_stages(resolution: int) -> int:
 
 class BEGANGenerator(nn.Module):
     """``(B, latent_dim)`` → ``(B, 3, resolution, resolution)``, in (−1, 1) through the final
-    tanh, or the linear output of the last convolution when ``tanh=False``."""
+    tanh, or the linear output of the last convolution when ``tanh=False``. A chain of blocks
+    (:meth:`blocks`): the projection to ``width × 8 × 8``, then a pair of 3×3 convolutions
+    with ELUs at each resolution, doubled between them by nearest-neighbour upsampling."""
 
     def __init__(self, latent_dim: int = 64, width: int = 64, resolution: int = 64, tanh: bool = True) -> None:
         super().__init__()
-        self.tanh = tanh
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {RESOLUTIONS}, got {resolution}")
         self.width = width
         self.project = nn.Linear(latent_dim, width * 8 * 8)
+        self.unflatten = nn.Unflatten(1, (width, 8, 8))
         self.stages = nn.ModuleList(
             nn.Sequential(
                 nn.Conv2d(width, width, 3, 1, 1), nn.ELU(),
@@ -60,16 +61,24 @@ class BEGANGenerator(nn.Module):
             )
             for _ in range(_n_stages(resolution))
         )
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
         self.to_rgb = nn.Conv2d(width, 3, 3, 1, 1)
+        self.out = nn.Tanh() if tanh else nn.Identity()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = self.project(z).view(z.shape[0], self.width, 8, 8)
+        x = z
+        for _, block in self.blocks():
+            x = block(x)
+        return x
+
+    def blocks(self) -> list[tuple[str, nn.Module]]:
+        """The chain :meth:`forward` applies (see :func:`invgen.generators.base.blocks`); the
+        parameter-free ``upsample`` sits between every two stages."""
+        chain: list[tuple[str, nn.Module]] = [("project", self.project), ("unflatten", self.unflatten)]
         for i, stage in enumerate(self.stages):
-            if i > 0:
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
-            x = stage(x)
-        x = self.to_rgb(x)
-        return torch.tanh(x) if self.tanh else x
+            chain += [("upsample", self.upsample)] if i > 0 else []
+            chain.append((f"stages.{i}", stage))
+        return [*chain, ("to_rgb", self.to_rgb), ("out", self.out)]
 
 
 def build_began(

@@ -21,12 +21,15 @@ class Estimates:
     """``x``: ``(B, K, C, H, W)``; ``objective``: ``(B, K)``, each estimate's objective, or
     ``None`` for a closed-form method; ``z``: ``(B, K, latent_dim)`` for methods with a
     latent (``(B, K, N, latent_dim)`` for mGANprior's ``N`` codes), else ``None``; ``solve``: the :class:`~invgen.solvers.SolveResult` of the
-    ``B·K`` fits (histories, stop steps; rows image-major), else ``None``."""
+    ``B·K`` fits (histories, stop steps; rows image-major), else ``None``; ``seconds``: the
+    wall-clock time the batch took, the run of the method it continues included
+    (:func:`~invgen.solvers.reconstruct_samples` sets it), else ``None``."""
 
     x: torch.Tensor
     objective: torch.Tensor | None = None
     z: torch.Tensor | None = None
     solve: SolveResult | None = None
+    seconds: float | None = None
 
     @classmethod
     def single(cls, x: torch.Tensor) -> Estimates:

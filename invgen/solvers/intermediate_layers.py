@@ -83,4 +83,4 @@ def _run(problem: Problem, settings: ILOSettings) -> Estimates:
 
 ILO = register(Method("ilo", _run, ILOSettings, summary="intermediate layer optimization from CSGM's starts: "
                       "features of deeper and deeper layers inside ℓ1 balls (Daras et al. 2021)",
-                      needs_generator=True, check=check_holdout, after="csgm"))
+                      needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))

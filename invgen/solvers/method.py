@@ -48,7 +48,9 @@ class Method:
     fields are made with :func:`~invgen.solvers.setting`; its defaults are invgen's);
     ``paper``: the settings the method's paper used, where they differ (``None``: the
     defaults); ``summary``: one line for the command line's help; ``needs_generator``: it
-    runs only with a generator; ``back_projectable``: ``NAME-bp`` back-projects each of its
+    runs only with a generator; ``needs_layers``: it splits the generator at its intermediate
+    layers (:func:`~invgen.generators.layers.layers_of`; a generator that has none is refused
+    before any method runs); ``back_projectable``: ``NAME-bp`` back-projects each of its
     estimates onto ``y``; ``check(A, settings)``, if given, raises ``ValueError`` for settings
     that cannot work with the operator ``A`` — called before any method runs; ``after``: the
     name of the method whose estimates this one continues from (``problem.start``).
@@ -60,6 +62,7 @@ class Method:
     paper: Any = None
     summary: str = ""
     needs_generator: bool = False
+    needs_layers: bool = False
     back_projectable: bool = True
     check: Callable[[LinearOperator, Any], None] | None = None
     after: str | None = None

@@ -80,4 +80,4 @@ def _run(problem: Problem, settings: MGANpriorSettings) -> Estimates:
 
 MGANPRIOR = register(Method("mganprior", _run, MGANpriorSettings, summary="multi-code GAN prior from CSGM's starts: "
                             "codes composed at an intermediate layer with per-channel importances (Gu et al. 2020)",
-                            needs_generator=True, check=check_holdout, after="csgm"))
+                            needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))

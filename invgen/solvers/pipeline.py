@@ -12,10 +12,13 @@ method fits its fidelity and reads its noise level. Each method runs with its se
 """
 from __future__ import annotations
 
+import time
+
 import torch
 
 from invgen.forward import ForwardModel, forward_model
 from invgen.generators import Generator
+from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.solvers.back_projection import back_project
 from invgen.solvers.estimates import Estimates
@@ -43,7 +46,8 @@ def check_methods(
 ) -> dict[str, tuple[Method, bool]]:
     """What :func:`reconstruct` runs for each name (see :func:`resolve`), checked before any
     computation: ``ValueError`` for an unknown name, a method that needs a generator
-    without one, or settings a method (or one it continues from) cannot run with on ``A``."""
+    without one, a method that splits the generator at layers it does not have, or settings a
+    method (or one it continues from) cannot run with on ``A``."""
     plan = {name: resolve(name) for name in methods}
     needed = {m.name: m for m, _ in plan.values()}
     for method in list(needed.values()):
@@ -56,6 +60,11 @@ def check_methods(
     for method in needed.values():
         if method.check is not None:
             method.check(A, budget.of(method.name))
+        if method.needs_layers and generator is not None:
+            try:
+                layers_of(generator)
+            except ValueError as err:
+                raise ValueError(f"{method.name}: {err}") from None
     return plan
 
 
@@ -96,6 +105,8 @@ def reconstruct_samples(
     ``budget``: the methods' settings (``None``: invgen's defaults). ``encoder`` (trained with
     ``generator``, read by :func:`~invgen.generators.encoder.load_encoder`) gives each
     image's first CSGM start, ``E(A⁺y)`` (:func:`~invgen.solvers.encoder_starts`).
+    Each method runs once, whichever names ask for it; its ``seconds`` count its own run, the
+    run it continues (IAGAN's CSGM) and the back-projection.
     """
     model = forward_model(problem)
     budget = budget or Budget()
@@ -106,14 +117,19 @@ def reconstruct_samples(
         if method.name not in runs:
             start = None if method.after is None else run(METHODS[method.after])
             problem = Problem(model, y, generator, encoder, seed, progress, start)
-            runs[method.name] = _checked(method, method.run(problem, budget.of(method.name)), problem)
+            began = time.perf_counter()
+            estimates = _checked(method, method.run(problem, budget.of(method.name)), problem)
+            estimates.seconds = time.perf_counter() - began + (start.seconds if start is not None else 0.0)
+            runs[method.name] = estimates
         return runs[method.name]
 
     samples = {}
     for name, (method, projected) in plan.items():
         estimates = run(method)
+        began = time.perf_counter()
         x = back_project(model, y, estimates).x.clamp(0, 1) if projected else estimates.x
-        samples[name] = Estimates(x.detach(), estimates.objective, estimates.z, estimates.solve)
+        seconds = estimates.seconds + (time.perf_counter() - began)
+        samples[name] = Estimates(x.detach(), estimates.objective, estimates.z, estimates.solve, seconds)
     return samples
 
 

@@ -98,5 +98,5 @@ def _run(problem: Problem, settings: DGPSettings) -> Estimates:
 
 
 DGP = register(Method("dgp", _run, DGPSettings, summary="progressive adaptation from CSGM's starts: the generator's "
-                      "blocks fine-tuned from the first to the last (Pan et al. 2020)", needs_generator=True,
+                      "blocks fine-tuned from the first to the last (Pan et al. 2020)", needs_generator=True, needs_layers=True,
                       check=check_holdout, after="csgm"))

@@ -36,10 +36,16 @@ from invgen.generators.encoder import ENCODER_HELP
 
 @dataclass(frozen=True)
 class Setting:
-    """One inverse problem of an experiment: a task string and the noise std on y."""
+    """One inverse problem of an experiment: a task string, the noise std on y and, when not
+    the experiment's, the methods run on it (``methods_for``)."""
 
     task: str
     noise_std: float = 0.0
+    methods: tuple[str, ...] = ()
+
+    def methods_for(self, experiment: list[str]) -> list[str]:
+        """This setting's methods: its own when it names them, else the experiment's."""
+        return list(self.methods) or list(experiment)
 
     @property
     def name(self) -> str:

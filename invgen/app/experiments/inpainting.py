@@ -14,7 +14,7 @@ from invgen.app.experiments.common import Setting
 from invgen.app.experiments.common import main as run_main
 
 SETTINGS = [Setting("inpaint")]
-METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]
+METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"]
 
 
 def main(argv: list[str] | None = None) -> None:

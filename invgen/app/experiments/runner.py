@@ -30,7 +30,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import load_generator
 from invgen.generators.encoder import load_encoder_spec
 from invgen.metrics import backbone_checkpoint, lpips, lpips_available
-from invgen.solvers import Budget, reconstruct_samples, restart_spread
+from invgen.solvers import Budget, Estimates, reconstruct_samples, restart_spread
 from invgen.solvers.comparison import scores
 from invgen.solvers.pipeline import check_methods
 
@@ -87,12 +87,14 @@ def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, 
     return {"spread": spread.mean(1), "spread_error_r": r}
 
 
-def records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: dict[str, torch.Tensor],
+def records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: dict[str, Estimates],
                  seconds: float, with_lpips: bool) -> list[dict]:
     """One record per face and method: its scores (:func:`invgen.solvers.comparison.scores`,
-    LPIPS where it runs, the restarts' spread where several were averaged)."""
+    LPIPS where it runs, the restarts' spread where several were averaged), its ``seconds``
+    per face (the run it continues included) and the chunk's ``batch_seconds`` for all methods."""
     records = []
-    for method, starts in samples.items():
+    for method, estimates in samples.items():
+        starts = estimates.x
         x = starts.mean(1)
         values = scores(x, truth)
         if with_lpips:
@@ -102,13 +104,14 @@ def records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: 
         for k, image_id in enumerate(ids):
             records.append({"setting": setting.name, "task": setting.task, "noise_std": setting.noise_std,
                             "image": image_id, "method": method,
-                            **{key: v[k].item() for key, v in values.items()}, "batch_seconds": seconds})
+                            **{key: v[k].item() for key, v in values.items()},
+                            "seconds": estimates.seconds / len(ids), "batch_seconds": seconds})
     return records
 
 
 def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], command: str, team: Team) -> None:
-    """Reconstruct this process's chunks of faces for every setting with every method (names
-    of :func:`invgen.solvers.reconstruct`), skipping the chunks on disk; each chunk file
+    """Reconstruct this process's chunks of faces for every setting with its methods (names
+    of :func:`invgen.solvers.reconstruct`; :meth:`Setting.methods_for`), skipping the chunks on disk; each chunk file
     records ``command``."""
     device = team.device(args.device)
     paths, chunks = face_chunks(args)
@@ -137,7 +140,7 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
                            sigma=setting.noise_std) for setting in settings]
     for setting, model in zip(settings, models):  # every setting checked before any computation
         try:
-            check_methods(model.A, methods, budget, G)
+            check_methods(model.A, setting.methods_for(methods), budget, G)
         except ValueError as err:
             raise UsageError(f"[{setting.name}] {err}") from None
 
@@ -151,11 +154,12 @@ def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], c
             y = model.measure(truth, seeds=[args.seed * 100003 + i for i in ids])
             print(f"[{setting.name}] faces {ids[0]:06d}–{ids[-1]:06d}", flush=True)
             t0 = time.time()
-            samples = {name: e.x for name, e in reconstruct_samples(model, y, methods, G, encoder=encoder,
-                                                                      budget=budget, seed=args.seed).items()}
+            samples = reconstruct_samples(model, y, setting.methods_for(methods), G, encoder=encoder, budget=budget,
+                                          seed=args.seed)
             seconds = time.time() - t0
             if ids == chunks[0]:
-                write_examples(path.with_suffix(".examples.pt"), model, y, truth, samples)
+                write_examples(path.with_suffix(".examples.pt"), model, y, truth,
+                               {name: e.x for name, e in samples.items()})
             write_json(path, {"command": command, "config": vars(args), "setting": setting.name, "images": ids,
                               "seconds": seconds,
                               "records": records_for(setting, ids, truth, samples, seconds, with_lpips)}, indent=1)

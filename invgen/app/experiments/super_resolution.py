@@ -11,7 +11,7 @@ from invgen.app.experiments.common import Setting
 from invgen.app.experiments.common import main as run_main
 
 SETTINGS = [Setting("sr4"), Setting("sr8"), Setting("sr4", 10 / 255), Setting("sr8", 10 / 255)]
-METHODS = ["bicubic", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp"]
+METHODS = ["bicubic", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"]
 
 
 def main(argv: list[str] | None = None) -> None:
