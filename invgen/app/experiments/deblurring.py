@@ -1,9 +1,9 @@
 """Deblurring of CelebA val faces: Gaussian blur (σ = 1.5 px), noiseless and σ = 10/255.
 
 Methods: the exact pseudo-inverse (inverse filter), Deep Image Prior, CSGM, CSGM-BP,
-IAGAN, IAGAN-BP, with the paper's step counts.
+IAGAN, IAGAN-BP, with invgen's budget (``--paper``: the papers').
 
-    invgen bench deblurring --n-images 32 --out docs/results/deblurring
+    invgen bench deblurring --n-images 32 --dip-steps 500 --out docs/results/deblurring
 """
 from __future__ import annotations
 

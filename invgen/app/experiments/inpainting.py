@@ -1,7 +1,7 @@
 """Inpainting of CelebA val faces: a missing band over the eyes, noiseless.
 
 Methods: the masked image itself (= pseudo-inverse), Deep Image Prior, CSGM, CSGM-BP,
-IAGAN, IAGAN-BP. Back-projection keeps every observed pixel and fills the band with the
+IAGAN, IAGAN-BP, and ILO, DGP and mGANprior back-projected. Back-projection keeps every observed pixel and fills the band with the
 method's estimate. For a hole, IAGAN's held-out measurements should be holes too: the
 committed results leave out 8×8 squares (chosen on the tuning faces, see the model card;
 the default choice from the mask gives the same for this band).

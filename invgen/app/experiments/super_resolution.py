@@ -1,9 +1,10 @@
 """Super-resolution ×4 and ×8 of CelebA val faces, noiseless and noisy (σ = 10/255).
 
-Methods: bicubic interpolation, Deep Image Prior, CSGM, CSGM-BP, IAGAN, IAGAN-BP, with
-the paper's step counts (IAGAN halves its steps under noise).
+Methods: bicubic interpolation, Deep Image Prior, CSGM, CSGM-BP, IAGAN, IAGAN-BP, and the
+methods that followed IAGAN — ILO, DGP and mGANprior, each back-projected — all with
+invgen's budget (``--paper``: the papers'; IAGAN halves its steps under noise).
 
-    invgen bench super-resolution --n-images 32 --out docs/results/super_resolution
+    invgen bench super-resolution --n-images 32 --dip-steps 500 --out docs/results/super_resolution
 """
 from __future__ import annotations
 
