@@ -3,16 +3,20 @@ mGANprior. Each reaches a lower objective than CSGM from the same starts on an i
 the generator's range; ILO's iterate stays in its ball; DGP's stages touch only their blocks."""
 from __future__ import annotations
 
+import argparse
+from dataclasses import replace
+
 import pytest
 import torch
 
 from invgen.app import cli
+from invgen.app.arguments import add_method_arguments, budget_from
 from invgen.generators import build_began, build_pggan, load_default
 from invgen.generators.layers import layers_of
 from invgen.operators import SuperResolution
 from invgen.priors import ProgressivePrior
-from invgen.solvers import (METHODS, Budget, CSGMSettings, DGPSettings, ILOSettings, MGANpriorSettings, csgm, dgp,
-                            ilo, mganprior, reconstruct, solve)
+from invgen.solvers import (METHODS, PAPER_DGP, PAPER_ILO, PAPER_MGANPRIOR, Budget, CSGMSettings, DGPSettings,
+                            ILOSettings, MGANpriorSettings, csgm, dgp, ilo, mganprior, reconstruct, solve)
 from invgen.solvers.pipeline import check_methods
 from invgen.solvers.progressive import progressive_schedule, stage_blocks
 
@@ -135,6 +139,30 @@ def test_registered_with_back_projection_flags_and_the_command_line(problem, cap
         cli.main(["reconstruct", "--help"])
     printed = capsys.readouterr().out
     assert "--ilo-radius" in printed and "--dgp-stages" in printed and "--mganprior-codes" in printed
+
+
+def test_paper_presets_are_the_authors_and_the_command_line_offers_them(capsys, monkeypatch):
+    paper = Budget.paper()
+    assert paper.of("ilo") == PAPER_ILO == ILOSettings(stages=3, steps=25, lr=0.1, holdout=0.0)
+    assert paper.of("dgp") == PAPER_DGP == DGPSettings(steps=1000, stages=5, holdout=0.0)
+    assert paper.of("mganprior") == PAPER_MGANPRIOR == MGANpriorSettings(codes=20, steps=2000, holdout=0.0)
+    for name in ("ilo", "dgp", "mganprior"):  # invgen's defaults stay the defaults
+        assert Budget().of(name) == METHODS[name].settings() != paper.of(name)
+    parser = argparse.ArgumentParser()
+    add_method_arguments(parser)
+    assert budget_from(parser.parse_args(["--paper"])).of("dgp") == PAPER_DGP
+    assert budget_from(parser.parse_args(["--paper", "--ilo-steps", "7"])).of("ilo") == replace(PAPER_ILO, steps=7)
+    monkeypatch.setenv("COLUMNS", "10000")  # one line per option: argparse wraps help text at hyphens
+    with pytest.raises(SystemExit):
+        cli.main(["reconstruct", "--help"])
+    printed = capsys.readouterr().out
+    papers = next(line for line in printed.splitlines() if "the papers' settings:" in line)
+    for shown in ("--ilo-stages 3 --ilo-steps 25 --ilo-lr 0.1 --ilo-holdout 0", "--dgp-steps 1000 --dgp-stages 5",
+                  "--mganprior-codes 20 --mganprior-steps 2000 --mganprior-holdout 0"):
+        assert shown in papers
+    assert "--ilo-radius" not in papers and "--mganprior-point" not in papers  # no counterpart: invgen's kept
+    assert "steps per stage; halved for noisy y (default 100; --paper 25)" in printed  # --ilo-steps
+    assert "steps; halved for noisy y (default 200; --paper 2000)" in printed  # --mganprior-steps
 
 
 # ---------------------------------------------------------------- on StyleGAN2 (a synthetic checkpoint)

@@ -24,14 +24,15 @@ from invgen.solvers.classic import BICUBIC, PINV, LassoDCTSettings, bicubic_upsa
 from invgen.solvers.latent_search import PAPER_CSGM, CSGMSettings, csgm, encoder_starts  # noqa: E402
 from invgen.solvers.image_adaptive import PAPER_IAGAN, IAGANSettings, iagan  # noqa: E402
 from invgen.solvers.deep_prior import DIPSettings, dip  # noqa: E402
-from invgen.solvers.intermediate_layers import ILOSettings, ilo  # noqa: E402
-from invgen.solvers.progressive import DGPSettings, dgp  # noqa: E402
-from invgen.solvers.multi_code import MGANpriorSettings, mganprior  # noqa: E402
+from invgen.solvers.intermediate_layers import PAPER_ILO, ILOSettings, ilo  # noqa: E402
+from invgen.solvers.progressive import PAPER_DGP, DGPSettings, dgp  # noqa: E402
+from invgen.solvers.multi_code import PAPER_MGANPRIOR, MGANpriorSettings, mganprior  # noqa: E402
 from invgen.solvers.pipeline import method_names, reconstruct, reconstruct_samples  # noqa: E402
 from invgen.solvers.comparison import Comparison, compare  # noqa: E402
 
 __all__ = [
-    "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_IAGAN", "PINV", "Budget", "CSGMSettings", "Comparison", "DGPSettings",
+    "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_DGP", "PAPER_IAGAN", "PAPER_ILO", "PAPER_MGANPRIOR", "PINV", "Budget",
+    "CSGMSettings", "Comparison", "DGPSettings",
     "DIPSettings", "Estimates", "IAGANSettings", "ILOSettings", "LassoDCTSettings", "MGANpriorSettings", "Method",
     "NoSettings", "Problem", "Settings", "SolveResult", "back_project", "bicubic_upsample", "compare", "csgm", "dgp",
     "dip", "encoder_starts", "iagan", "ilo", "lasso_dct", "mganprior",

@@ -39,6 +39,20 @@ class ILOSettings(Settings):
     holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
 
 
+#: The ILO authors' settings where invgen has a counterpart (github.com/giannisdaras/ilo: README.md's
+#: super-resolution and inpainting commands, ``stylegan.steps=[25,25,25,25]``; configs/config.yaml):
+#: four rounds of 25 steps, the first on the latent (here CSGM, with its own preset), then the three
+#: intermediate layers after it from the first block on (``first`` = 1, invgen's already): ``stages=3``,
+#: ``steps=25``; ``lr=0.1`` (config.yaml ``lr``), the peak of their cosine ramp (up over the first 5 %,
+#: down over the last 75 % of each round), held constant here; ``holdout=0``: they fit every measurement
+#: and keep the iterate of smallest MSE. Not mapped, invgen's value kept: ``radius`` — their ℓ1
+#: projection is off by default (``do_project_gen_out: false``) and its radii are absolute on StyleGAN2's
+#: features (``max_radius_gen_out: [1000, 1000, 6000]``), not relative to ‖features‖₁. Their README's
+#: compressed-sensing example (``steps=[300,200,100]``, a different count per layer) has no one-count
+#: counterpart, nor do their LPIPS and geocross terms, noise inputs and sphere projection.
+PAPER_ILO = ILOSettings(stages=3, steps=25, lr=0.1, holdout=0.0)
+
+
 def ilo(
     problem: ForwardModel | LinearOperator,
     y: torch.Tensor,
@@ -81,6 +95,7 @@ def _run(problem: Problem, settings: ILOSettings) -> Estimates:
 
 
 
-ILO = register(Method("ilo", _run, ILOSettings, summary="intermediate layer optimization from CSGM's starts: "
-                      "features of deeper and deeper layers inside ℓ1 balls (Daras et al. 2021)",
+ILO = register(Method("ilo", _run, ILOSettings, PAPER_ILO,
+                      summary="intermediate layer optimization from CSGM's starts: features of deeper and deeper "
+                      "layers inside ℓ1 balls (Daras et al. 2021)",
                       needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))

@@ -40,6 +40,17 @@ class MGANpriorSettings(Settings):
     holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
 
 
+#: The mGANprior authors' settings where invgen has a counterpart (github.com/genforce/mganprior):
+#: ``codes=20`` (README.md's super-resolution, colorization and inversion commands, ``--z_number 20``;
+#: its inpainting command uses 30); ``steps=2000`` (super_resolution.py's ``--iterations`` default;
+#: inpainting.py and multi_code_inversion.py default to 3000); ``holdout=0``: they fit every measurement
+#: (and keep the last iterate, where invgen keeps the smallest objective). Not mapped, invgen's values
+#: kept: ``point`` — their ``--composing_layer`` (6 for SR) indexes PGGAN's own layer list, no split point
+#: of another generator; ``lr_z`` and ``lr_alpha`` — they run plain gradient descent
+#: (``--optimization GD --lr 1``), not Adam. Their perceptual (VGG) loss term has no counterpart.
+PAPER_MGANPRIOR = MGANpriorSettings(codes=20, steps=2000, holdout=0.0)
+
+
 def mganprior(
     problem: ForwardModel | LinearOperator,
     y: torch.Tensor,
@@ -78,6 +89,7 @@ def _run(problem: Problem, settings: MGANpriorSettings) -> Estimates:
 
 
 
-MGANPRIOR = register(Method("mganprior", _run, MGANpriorSettings, summary="multi-code GAN prior from CSGM's starts: "
-                            "codes composed at an intermediate layer with per-channel importances (Gu et al. 2020)",
+MGANPRIOR = register(Method("mganprior", _run, MGANpriorSettings, PAPER_MGANPRIOR,
+                            summary="multi-code GAN prior from CSGM's starts: codes composed at an intermediate "
+                            "layer with per-channel importances (Gu et al. 2020)",
                             needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))

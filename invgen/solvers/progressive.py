@@ -40,6 +40,20 @@ class DGPSettings(Settings):
     precision: str = setting("float32", "the generator's arithmetic: float32, or mixed bfloat16 or float16", precision)
 
 
+#: The DGP authors' settings where invgen has a counterpart (github.com/XingangPan/deep-generative-prior,
+#: the paper's ImageNet runs: experiments/imagenet1k_128/SR/MSE_biased/train.sh and
+#: experiments/imagenet1k_128/inpainting/train.sh): five stages of 200 iterations
+#: (``--iterations 200 200 200 200 200``), each fine-tuning more of BigGAN's blocks (``--ft_num``; the
+#: last stage all): ``stages=5``, ``steps=1000`` in all; ``holdout=0``: they fit every measurement (and
+#: keep the last iterate, where invgen keeps the smallest objective). Not mapped, invgen's values kept:
+#: the learning rates — theirs change from stage to stage (SR: ``--G_lrs 2e-4 2e-4 1e-4 1e-4 1e-5``,
+#: ``--z_lrs 1e-3 1e-3 1e-4 1e-4 1e-5``), a schedule one ``lr_theta`` and one ``lr_z`` cannot hold; which
+#: blocks a stage opens depends on the generator (BigGAN's first stage opens two parameter groups). Their
+#: discriminator feature loss, latent prior term (``--w_nll``) and 500-sample latent selection have no
+#: counterpart (invgen starts from CSGM's latents).
+PAPER_DGP = DGPSettings(steps=1000, stages=5, holdout=0.0)
+
+
 def stage_blocks(generator: Generator, stages: int) -> list[list[str]]:
     """The generator's weights grouped into ``stages`` stages (0: one per block): stage ``s < stages``
     holds block ``s``'s weights, the last stage every remaining block's. ``ValueError`` for more
@@ -97,6 +111,7 @@ def _run(problem: Problem, settings: DGPSettings) -> Estimates:
 
 
 
-DGP = register(Method("dgp", _run, DGPSettings, summary="progressive adaptation from CSGM's starts: the generator's "
-                      "blocks fine-tuned from the first to the last (Pan et al. 2020)", needs_generator=True, needs_layers=True,
-                      check=check_holdout, after="csgm"))
+DGP = register(Method("dgp", _run, DGPSettings, PAPER_DGP,
+                      summary="progressive adaptation from CSGM's starts: the generator's blocks fine-tuned from "
+                      "the first to the last (Pan et al. 2020)",
+                      needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))
