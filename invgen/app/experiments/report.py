@@ -87,7 +87,7 @@ def merge(args: argparse.Namespace, title: str, settings: list[Setting], figures
            "PSNR and ST-LPIPS: mean ± standard error of the mean over the faces. ST-LPIPS is the shift-tolerant "
            "learned perceptual distance (Ghildyal & Liu, ECCV 2022; `invgen.metrics.st_lpips`, AlexNet trunk): "
            "lower is closer to the truth.", "", *paired_section, *spread_note, *lpips_note,
-           "Examples (the first faces, PSNR and ST-LPIPS under each estimate):", ""]
+           "Examples (the first faces; under each estimate its PSNR | ST-LPIPS):", ""]
     doc += [f"![{s}](examples_{slug(s)}.png)" for s in examples] + [""] + figure_lines
     write_text(out / "results.md", "\n".join(doc) + "\n")
     print(f"\n{title}\n{table}\n\nwrote {out / 'results.md'} and {out / 'results.json'}")
@@ -97,7 +97,7 @@ def merge(args: argparse.Namespace, title: str, settings: list[Setting], figures
 def captions(records: list[dict], setting: str, ids: list[int], panel: dict) -> dict[str, list[str]]:
     """Under each example estimate its face's PSNR and ST-LPIPS, from the records."""
     by_face = {(r["method"], r["image"]): r for r in records if r["setting"] == setting}
-    return {method: [f"{by_face[(method, i)]['psnr']:.1f} dB" + (f" {by_face[(method, i)]['st_lpips']:.3f}"
+    return {method: [f"{by_face[(method, i)]['psnr']:.1f} dB" + (f" | {by_face[(method, i)]['st_lpips']:.3f}"
                                                                   if "st_lpips" in by_face[(method, i)] else "")
                      for i in ids]
             for method in panel if (method, ids[0]) in by_face}
