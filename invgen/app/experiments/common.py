@@ -34,6 +34,10 @@ from invgen.generators import SPEC_HELP
 from invgen.generators.encoder import ENCODER_HELP
 
 
+#: The methods that followed IAGAN, back-projected: the experiments run them beside IAGAN-BP.
+FOLLOW_UPS = ["ilo-bp", "dgp-bp", "mganprior-bp"]
+
+
 @dataclass(frozen=True)
 class Setting:
     """One inverse problem of an experiment: a task string, the noise std on y and, when not

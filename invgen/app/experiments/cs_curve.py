@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from invgen.app.experiments.common import Setting
+from invgen.app.experiments.common import FOLLOW_UPS, Setting
 from invgen.app.experiments.common import main as run_main
 
 RATIOS = [0.02, 0.05, 0.1, 0.2, 0.3, 0.5]
 METHODS = ["csgm", "csgm-bp", "iagan", "iagan-bp", "lasso-dct"]
-# The methods that followed IAGAN, at three ratios (their cost is that of IAGAN or more).
-FOLLOW_UPS = ["ilo-bp", "dgp-bp", "mganprior-bp"]
+# The follow-up methods at three ratios only (their cost is that of IAGAN or more).
 SETTINGS = [Setting(f"cs:{r}", methods=tuple(METHODS + FOLLOW_UPS) if r in (0.05, 0.1, 0.5) else ()) for r in RATIOS]
 
 

@@ -10,11 +10,11 @@ the default choice from the mask gives the same for this band).
 """
 from __future__ import annotations
 
-from invgen.app.experiments.common import Setting
+from invgen.app.experiments.common import FOLLOW_UPS, Setting
 from invgen.app.experiments.common import main as run_main
 
 SETTINGS = [Setting("inpaint")]
-METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"]
+METHODS = ["pinv", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp", *FOLLOW_UPS]
 
 
 def main(argv: list[str] | None = None) -> None:

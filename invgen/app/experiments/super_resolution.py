@@ -8,11 +8,11 @@ invgen's budget (``--paper``: the papers'; IAGAN halves its steps under noise).
 """
 from __future__ import annotations
 
-from invgen.app.experiments.common import Setting
+from invgen.app.experiments.common import FOLLOW_UPS, Setting
 from invgen.app.experiments.common import main as run_main
 
 SETTINGS = [Setting("sr4"), Setting("sr8"), Setting("sr4", 10 / 255), Setting("sr8", 10 / 255)]
-METHODS = ["bicubic", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"]
+METHODS = ["bicubic", "dip", "csgm", "csgm-bp", "iagan", "iagan-bp", *FOLLOW_UPS]
 
 
 def main(argv: list[str] | None = None) -> None:
