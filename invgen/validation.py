@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import sys
 
 import torch
 
@@ -98,3 +100,16 @@ def check_tensor(name: str, t: object, finite: bool = True) -> torch.Tensor:
         if bad:
             raise ValueError(f"{name} contains {bad} NaN or infinite entries out of {t.numel()}")
     return t
+
+
+_INSIDE = (os.path.dirname(os.path.abspath(__file__)), os.path.dirname(os.path.abspath(torch.__file__)))
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` for ``warnings.warn``, called from the function that warns, that
+    attributes the warning to the first line outside invgen and torch: the caller's own line,
+    where the problem can be fixed, not invgen's file."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_INSIDE):
+        frame, level = frame.f_back, level + 1
+    return level

@@ -28,6 +28,7 @@ def test_an_ill_conditioned_composition_warns_with_the_residual_it_reached():
     with pytest.warns(RuntimeWarning, match=r"after 1000 steps .* above the tolerance 1\.0e-08.*eps > 0") as record:
         x = A.pinv(y)
     # The residual it names is that of the normal equations, ‖Aᵀ(y − A x)‖ / ‖Aᵀy‖, of the worst image.
+    assert record[0].filename == __file__  # the caller's line, not invgen's
     reported = float(re.search(r"relative residual of (\S+),", str(record[0].message)).group(1))
     true = ((A.T(y - A(x))).flatten(1).norm(dim=1) / A.T(y).flatten(1).norm(dim=1)).max().item()
     assert 1e-6 < reported and true / 10 < reported < true * 10, (reported, true)

@@ -2,6 +2,10 @@
 constructors, the GaussianCS factorisation, the iterative fallback."""
 from __future__ import annotations
 
+import re
+import warnings
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -12,9 +16,12 @@ from invgen.operators import (
     Blur,
     GaussianCS,
     Identity,
+    LinearOperator,
     Mask,
+    OperatorCheckError,
     SubsampledDCT,
     SuperResolution,
+    check,
 )
 
 
@@ -198,3 +205,67 @@ def test_scalar_algebra():
     assert torch.equal(Identity((1, 4, 4))(x), x)
     with pytest.raises(TypeError):
         A * A
+
+
+# ---------------------------------------------------------------- the contract a user's operator meets
+class _Weights(LinearOperator):
+    """``A x = Σ_c w_c x_c`` without a closed-form pinv (so the pseudo-inverse is CG); its
+    buffer stays float64 unless ``cast``."""
+
+    def __init__(self, cast: bool = True) -> None:
+        super().__init__((3, 4, 4), (1, 4, 4))
+        self.register_buffer("w", torch.tensor([0.3, 0.6, 0.1], dtype=torch.float64).view(3, 1, 1))
+        self.cast = cast
+
+    def _matvec(self, x):
+        return (x * (self.w.to(x.dtype) if self.cast else self.w)).sum(1, keepdim=True)
+
+    def _rmatvec(self, y):
+        return y * self.w.to(y.dtype)
+
+
+def test_a_hook_returning_another_dtype_is_named_by_the_call_and_by_check():
+    A = _Weights(cast=False)
+    with pytest.raises(TypeError, match=r"_Weights\._matvec returned torch\.float64 for a torch\.float32 input"):
+        A(torch.rand(1, 3, 4, 4))
+    with pytest.raises(OperatorCheckError, match=r"_Weights fails in torch\.float32: .*_matvec returned torch\.float64"):
+        check(A, torch.float32)
+    assert not check(_Weights(), torch.float32).failed
+
+
+def test_a_missing_adjoint_names_the_operator_and_the_hook():
+    class NoAdjoint(LinearOperator):
+        def _matvec(self, x):
+            return x
+
+    A = NoAdjoint((1, 2, 2), (1, 2, 2))
+    with pytest.raises(NotImplementedError, match=r"NoAdjoint does not implement _rmatvec\(self, y\)"):
+        A.adjoint(torch.zeros(1, 1, 2, 2))
+    with pytest.raises(OperatorCheckError, match=r"NoAdjoint .*_rmatvec"):
+        check(A)
+
+
+def test_check_reports_a_wrong_adjoint_before_any_conjugate_gradients():
+    class WrongAdjoint(_Weights):
+        def _rmatvec(self, y):
+            return y * self.w.flip(0).to(y.dtype)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # CG on a wrong adjoint would warn that it did not converge
+        with pytest.raises(OperatorCheckError, match="adjoint") as raised:
+            check(WrongAdjoint())
+    assert "pseudo-inverse" in raised.value.report.skipped
+    assert not any("Penrose" in r.identity for r in raised.value.report.results)
+
+
+def test_the_operator_pages_user_operator_is_complete_in_25_lines(capsys):
+    page = (Path(__file__).resolve().parents[1] / "docs" / "site" / "api" / "operators.md").read_text()
+    code = re.search(r"```python\n(.*?)```", page.split("## Writing an operator", 1)[1], re.S).group(1)
+    assert len(code.strip().splitlines()) <= 25
+    namespace: dict = {}
+    exec(compile(code, "docs/site/api/operators.md", "exec"), namespace)
+    assert "ok" in capsys.readouterr().out and not check(namespace["A"], torch.float32).failed
+    A, x = namespace["A"], torch.rand(2, 3, 8, 8, dtype=torch.float64)
+    w = torch.tensor([0.299, 0.587, 0.114], dtype=torch.float32).double()
+    torch.testing.assert_close(A(x), torch.einsum("c,bchw->bhw", w, x).unsqueeze(1))
+    torch.testing.assert_close(A(A.pinv(A(x))), A(x))  # the closed form is a right inverse

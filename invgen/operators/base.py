@@ -1,9 +1,10 @@
 """The linear-operator abstraction and its algebra.
 
-A concrete operator implements ``_matvec`` (x ↦ Ax) and ``_rmatvec`` (y ↦ Aᵀy) on batched
-tensors, and ``_pinv`` when it has a closed-form pseudo-inverse. The base class checks
-shapes, and derives the algebra once: ``A @ B`` (apply B first), ``A + B``, ``c * A`` and
-``A.T``, with ``(A @ B)ᵀ = Bᵀ @ Aᵀ``, ``(A + B)ᵀ = Aᵀ + Bᵀ``, ``(cA)ᵀ = c Aᵀ``.
+A concrete operator implements the hooks ``_matvec`` (x ↦ Ax) and ``_rmatvec`` (y ↦ Aᵀy) on
+batched tensors, and ``_pinv`` when it has a closed-form pseudo-inverse (the contract:
+:class:`LinearOperator`). The base class checks what goes in and comes out, and derives the
+algebra once: ``A @ B`` (apply B first), ``A + B``, ``c * A`` and ``A.T``, with
+``(A @ B)ᵀ = Bᵀ @ Aᵀ``, ``(A + B)ᵀ = Aᵀ + Bᵀ``, ``(cA)ᵀ = c Aᵀ``.
 """
 from __future__ import annotations
 
@@ -39,7 +40,24 @@ class LinearOperator(nn.Module):
     steps), which converge to ``A⁺y`` for any ``A``.
 
     Operators are stateless after construction; precomputed tensors are buffers, so
-    ``A.to(device)`` moves them, and each call casts them to the input's dtype.
+    ``A.to(device)`` moves them.
+
+    **Writing an operator.** Subclass, call ``super().__init__(in_shape, out_shape)``, and
+    implement on batches:
+
+    - ``_matvec(self, x)``: ``A x``, ``(B, *in_shape) → (B, *out_shape)``;
+    - ``_rmatvec(self, y)``: ``Aᵀ y``, ``(B, *out_shape) → (B, *in_shape)``, the adjoint
+      (:func:`~invgen.operators.check` tests ``⟨Ax, y⟩ = ⟨x, Aᵀy⟩``);
+    - ``_pinv(self, y, eps)``, optional: ``A⁺ y`` for ``eps = 0``, ``Aᵀ(AAᵀ + eps·I)⁻¹ y``
+      for ``eps > 0``, where a closed form exists; without it, conjugate gradients.
+
+    The hooks are called only by ``A(x)``, ``A.adjoint(y)`` and ``A.pinv(y, eps)`` (the
+    leading underscore is PyLops' convention), which check the input's shape and dtype
+    before and the hook's result after. A hook returns the input's dtype: the base class
+    casts nothing, so cast each buffer in the hook (``self.w.to(x.dtype)``); a result of
+    another dtype or shape is a ``TypeError`` / ``ValueError`` naming the operator and the
+    hook, and a hook left out a ``NotImplementedError`` naming both. Check the result with
+    ``check(A)`` before trusting a solver with it.
     """
 
     cg_tol: float = 1e-8
@@ -52,10 +70,14 @@ class LinearOperator(nn.Module):
 
     # ------------------------------------------------------------------ to implement
     def _matvec(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(self._missing("_matvec(self, x)", "A x", "A(x)"))
 
     def _rmatvec(self, y: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        raise NotImplementedError(self._missing("_rmatvec(self, y)", "Aᵀ y", "A.adjoint(y), A.T and A.pinv(y)"))
+
+    def _missing(self, hook: str, what: str, needed_by: str) -> str:
+        return (f"{type(self).__name__} does not implement {hook}, which computes {what} for {needed_by}; "
+                "see help(invgen.operators.LinearOperator) for what a subclass writes")
 
     def _pinv(self, y: torch.Tensor, eps: float) -> torch.Tensor:
         # CG on the normal equations (AᵀA + eps·I) x = Aᵀy from x = 0: the iterates stay
@@ -72,10 +94,12 @@ class LinearOperator(nn.Module):
 
     # ------------------------------------------------------------------ public
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._matvec(self._check(x, self.in_shape, "input x"))
+        x = self._check(x, self.in_shape, "input x")
+        return self._checked_result(self._matvec(x), x, self.out_shape, "_matvec")
 
     def adjoint(self, y: torch.Tensor) -> torch.Tensor:
-        return self._rmatvec(self._check(y, self.out_shape, "input y of the adjoint"))
+        y = self._check(y, self.out_shape, "input y of the adjoint")
+        return self._checked_result(self._rmatvec(y), y, self.in_shape, "_rmatvec")
 
     def pinv(self, y: torch.Tensor, eps: float = 0.0) -> torch.Tensor:
         # A non-finite entry would spread through the whole solve (a channel, or every entry
@@ -83,7 +107,7 @@ class LinearOperator(nn.Module):
         check_settings(eps=eps)
         y = self._check(y, self.out_shape, "input y of the pseudo-inverse")
         check_tensor("input y of the pseudo-inverse", y)
-        return self._pinv(y, float(eps))
+        return self._checked_result(self._pinv(y, float(eps)), y, self.in_shape, "_pinv")
 
     @property
     def T(self) -> LinearOperator:
@@ -137,6 +161,20 @@ class LinearOperator(nn.Module):
         if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape:
             raise ValueError(f"{what} must have shape (B, {', '.join(map(str, shape))}), got {tuple(t.shape)}")
         return t
+
+    def _checked_result(self, out: object, given: torch.Tensor, shape: Shape, hook: str) -> torch.Tensor:
+        """The result ``out`` of ``hook`` on ``given``: a tensor ``(B, *shape)`` in ``given``'s dtype."""
+        where = f"{type(self).__name__}.{hook}"
+        if not isinstance(out, torch.Tensor):
+            raise TypeError(f"{where} returned {type(out).__name__}, not a torch.Tensor")
+        if out.dtype != given.dtype:
+            raise TypeError(f"{where} returned {out.dtype} for a {given.dtype} input; a hook returns its input's "
+                            "dtype: cast the operator's buffers in it (e.g. self.w.to(x.dtype))")
+        expected = (given.shape[0], *shape)
+        if tuple(out.shape) != expected:
+            raise ValueError(f"{where} returned shape {tuple(out.shape)} for a batch of {given.shape[0]}; "
+                             f"expected {expected}")
+        return out
 
 
 class Adjoint(LinearOperator):

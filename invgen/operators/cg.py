@@ -6,6 +6,8 @@ from collections.abc import Callable
 
 import torch
 
+from invgen.validation import caller_stacklevel
+
 Apply = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -67,7 +69,7 @@ def _warn_unconverged(rr: torch.Tensor, bb: torch.Tensor, tol: float, steps: int
         f"conjugate gradients stopped after {steps} steps at a relative residual of {worst:.1e}, above the "
         f"tolerance {tol:.1e}: the pseudo-inverse is inexact (off by up to about cond(A)² times that). "
         "Pass eps > 0 to regularise it, raise the operator's cg_max_iter, or use an operator with a closed-form "
-        "pseudo-inverse", RuntimeWarning, stacklevel=2)
+        "pseudo-inverse", RuntimeWarning, stacklevel=caller_stacklevel())
 
 
 def min_norm_solve(
