@@ -24,6 +24,7 @@ from invgen.app.arguments import (
 from invgen.app.celeba import add_data_argument, celeba_paths, load_celeba
 from invgen.app.device import add_device_argument, resolve_device
 from invgen.app.parallel import join
+from invgen.app.train_adapt import AdaptSettings, adapt_pretrained, adaptable
 from invgen.app.train_parts import PIXEL_LOSSES
 from invgen.app.training import (
     LATENT_LRS,
@@ -36,8 +37,8 @@ from invgen.app.training import (
 )
 from invgen.generators.face64 import load_face64
 
-RECIPES = {"gan": GANSettings, "recon": ReconSettings, "encoder": EncoderSettings}
-EXPORTS = {"gan": "face64.pt", "recon": "face64.pt", "encoder": "encoder.pt"}
+RECIPES = {"gan": GANSettings, "recon": ReconSettings, "encoder": EncoderSettings, "adapt": AdaptSettings}
+EXPORTS = {"gan": "face64.pt", "recon": "face64.pt", "encoder": "encoder.pt", "adapt": "generator.pt"}
 # The settings' flags: argparse type (or choices) and help; defaults come from RECIPES.
 FLAGS = {
     "batch_size": (positive_int, "images per step"),
@@ -50,13 +51,18 @@ FLAGS = {
     "adv_weight": (nonnegative_float, "weight of an adversarial term that keeps images sharp (0 = none)"),
     "pixel_loss": (PIXEL_LOSSES, "the pixel term, mean squared error or GLO's Laplacian-pyramid L1"),
     "perceptual_weight": (nonnegative_float, "weight of an ST-LPIPS term between reconstruction and face (0 = none)"),
+    "r1_weight": (nonnegative_float, "weight of the R1 gradient penalty on the discriminator's real faces"),
+    "ema_decay": (nonnegative_float, "decay of the exported moving average of the generator's weights"),
+    "disc_width": (positive_int, "channel width of the discriminator trained alongside"),
 }
 DESCRIPTION = """\
 Train the default 64×64 face GAN (--recipe gan), fine-tune a generator so that its range covers
-the training faces (recon), or train the encoder that starts the latent search (encoder).
+the training faces (recon), adapt a generator pretrained elsewhere to them (adapt: per-face
+latents, an adversarial term with R1, an EMA of the weights), or train the encoder that starts
+the latent search (encoder).
 Every epoch replaces OUT/checkpoint.pt (--resume continues from it, exactly as an uninterrupted
-run) and the GAN and recon recipes write OUT/samples/epoch_XXX.png; the end writes OUT/face64.pt
-(or OUT/encoder.pt). Each setting's help ends with the recipes that take it and their defaults;
+run) and the GAN, recon and adapt recipes write OUT/samples/epoch_XXX.png; the end writes
+OUT/face64.pt (OUT/encoder.pt; adapt: OUT/generator.pt in the pretrained file's layout). Each setting's help ends with the recipes that take it and their defaults;
 a recipe refuses the others'."""
 
 
@@ -72,9 +78,11 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--epochs", type=positive_int, default=40)
     parser.add_argument("--recipe", default="gan", choices=list(RECIPES),
                         help="gan: train from scratch; recon: fine-tune --init so its range covers the "
-                             "training faces (GLO, one latent per face); encoder: train the encoder that "
+                             "training faces (GLO, one latent per face); adapt: bring the pretrained --init "
+                             "(dcgan:FILE or face64) to the training faces; encoder: train the encoder that "
                              "starts the latent search, for the fixed generator --init")
-    parser.add_argument("--init", default=None, help="recon, encoder: the generator file (face64.pt)")
+    parser.add_argument("--init", default=None,
+                        help="recon, encoder: the generator file (face64.pt); adapt: a generator spec (dcgan:FILE)")
     for name, (kind, text) in FLAGS.items():
         users = {recipe: field.default for recipe, settings in RECIPES.items()
                  for field in dataclasses.fields(settings) if field.name == name}
@@ -116,7 +124,7 @@ def check_run(args: argparse.Namespace):
     if args.recipe != "gan":
         if args.init is None:
             raise UsageError(f"--recipe {args.recipe} needs a trained generator: pass --init PATH (face64.pt)")
-        load_face64(args.init)
+        adaptable(args.init) if args.recipe == "adapt" else load_face64(args.init)
     try:
         available = len(celeba_paths(args.data, "train", args.max_images))
     except ValueError as err:
@@ -147,6 +155,8 @@ def run(args: argparse.Namespace) -> None:
         train_gan(images, args.out, args.epochs, **common)
     elif args.recipe == "recon":
         finetune_reconstruction(images, args.out, args.init, args.epochs, **common)
+    elif args.recipe == "adapt":
+        adapt_pretrained(images, args.out, args.init, args.epochs, **common)
     else:
         train_encoder(images, args.out, args.init, args.epochs, **common)
     say(f"wrote {Path(args.out) / EXPORTS[args.recipe]}")
