@@ -61,7 +61,7 @@ def adapt(model: ForwardModel, y: torch.Tensor, G: Generator, start: Estimates, 
     if model.noiseless or not settings.holdout:
         return iagan(model, y, G, start, settings, seed=seed, progress=False)
     halved = dataclasses.replace(settings, steps=max(1, settings.steps // 2))
-    stop = discrepancy_stop(model.A, y.repeat_interleave(start.k, dim=0), model.sigma)
+    stop = discrepancy_stop(model.A, y.repeat_interleave(start.k, dim=0), model.noise.sigma)
     return iagan(model.A, y, G, start, halved, callbacks=(stop,), seed=seed, progress=False)
 
 

@@ -1,6 +1,6 @@
 """Checks at the library's boundary: a wrong argument raises naming itself and what was expected.
 
-``check_settings(steps=..., lr=..., noise_std=...)`` checks a solver's hyper-parameters by
+``check_settings(steps=..., lr=..., eps=...)`` checks a solver's hyper-parameters by
 name against :data:`RULES`, so every solver states its checks in one line and the same
 argument gets the same message everywhere. ``check_tensor`` checks a tensor's type,
 dtype and finiteness.
@@ -77,7 +77,6 @@ RULES = {
     "lr_theta": positive,
     "latent_weight": nonnegative,
     "eps": nonnegative,
-    "noise_std": _optional(nonnegative),
 }
 
 

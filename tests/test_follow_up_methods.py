@@ -11,8 +11,8 @@ import torch
 
 from invgen.app import cli
 from invgen.app.arguments import add_method_arguments, budget_from
-from invgen.generators import build_began, build_pggan, load_default
-from invgen.generators.layers import layers_of
+from invgen.generators import build_began, build_dcgan, load_default, wrap
+from invgen.generators.layers import chain_of
 from invgen.operators import SuperResolution
 from invgen.priors import ProgressivePrior
 from invgen.solvers import (METHODS, PAPER_DGP, PAPER_ILO, PAPER_MGANPRIOR, Budget, CSGMSettings, DGPSettings,
@@ -35,7 +35,7 @@ def problem():
 
 def test_the_default_generator_splits_at_its_activations():
     G = load_default()
-    layers = layers_of(G)
+    layers = chain_of(G)
     assert [layers.shape(k) for k in range(1, layers.points + 1)] == [(256, 4, 4), (128, 8, 8), (64, 16, 16),
                                                                       (32, 32, 32)]
     z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))
@@ -43,20 +43,42 @@ def test_the_default_generator_splits_at_its_activations():
         torch.testing.assert_close(G.to_unit(layers.run(layers.run(z, z, 0, 2), z, 2, layers.points + 1)), G(z))
 
 
+class NotAChain(torch.nn.Module):
+    """Its own forward, no blocks(): nothing says where it could be split."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.project = torch.nn.Linear(8, 3 * 8 * 8)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.project(z)).view(-1, 3, 8, 8)
+
+
 def test_began_is_a_chain_and_a_generator_without_split_points_is_refused_before_any_work():
     G = build_began(resolution=64, latent_dim=4, width=4)
-    layers = layers_of(G)
+    layers = chain_of(G)
     z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         torch.testing.assert_close(G.to_unit(layers.run(layers.run(z, z, 0, 3), z, 3, layers.points + 1)), G(z))
-    assert layers.parameters(1) == ["network.project.weight", "network.project.bias",  # point 1: the first ELU
-                                    "network.stages.0.0.weight", "network.stages.0.0.bias"]
-    pggan = build_pggan(channels=[8, 8], latent_dim=8)  # its own forward, no blocks(): no split points
+    assert layers.parameter_names(1) == ["network.project.weight", "network.project.bias",  # point 1: the first ELU
+                                         "network.stages.0.0.weight", "network.stages.0.0.bias"]
+    other = wrap(NotAChain(), 8)
     A = SuperResolution((3, 8, 8), 2)
     for name in ("ilo-bp", "dgp", "mganprior"):
-        with pytest.raises(ValueError, match=f"{name.removesuffix('-bp')}: PGGANGenerator is not a chain"):
-            check_methods(A, ["csgm", name], Budget(), pggan)
-    check_methods(A, ["csgm", "iagan-bp"], Budget(), pggan)  # the whole-network methods need none
+        with pytest.raises(ValueError, match=f"{name.removesuffix('-bp')}: NotAChain is not a chain"):
+            check_methods(A, ["csgm", name], Budget(), other)
+    check_methods(A, ["csgm", "iagan-bp"], Budget(), other)  # the whole-network methods need none
+
+
+def test_a_preset_that_needs_more_split_points_than_the_generator_has_is_refused_before_any_work():
+    G = build_dcgan(latent_dim=8, width=2, resolution=32)  # 3 split points, 4 blocks
+    assert chain_of(G).points == 3
+    A = SuperResolution((3, 32, 32), 4)
+    with pytest.raises(ValueError, match=r"dgp: DGP needs 4 split points \(stages = 5.*has 3"):
+        check_methods(A, ["dgp"], Budget.paper(), G)
+    with pytest.raises(ValueError, match=r"ilo: ILO needs 4 split points \(first \+ stages − 1 = 2 \+ 3 − 1\)"):
+        check_methods(A, ["ilo"], Budget(ilo=replace(PAPER_ILO, first=2)), G)
+    check_methods(A, ["ilo", "mganprior"], Budget.paper(), G)  # 3 stages from the first point; point 2
 
 
 @pytest.mark.parametrize("method, settings", [
@@ -75,7 +97,7 @@ def test_each_ends_below_csgm_from_the_same_starts(problem, method, settings):
 
 def test_ilos_iterate_stays_inside_its_ball(problem):
     G, A, y, start = problem
-    layers, z = layers_of(G), start.z.flatten(0, 1)
+    layers, z = chain_of(G), start.z.flatten(0, 1)
     base = layers.run(z, z, 0, 1).detach()
     limit = 0.05 * base.flatten(1).abs().sum(1)
     seen = []
@@ -98,7 +120,7 @@ def test_ilos_iterate_stays_inside_its_ball(problem):
 def test_dgps_stages_touch_only_the_blocks_they_name(problem):
     G, A, y, start = problem
     blocks = stage_blocks(G, 3)
-    assert len(blocks) == 3 and set(blocks[0]) == set(layers_of(G).parameters(1))
+    assert len(blocks) == 3 and set(blocks[0]) == set(chain_of(G).parameter_names(1))
     z = start.z.flatten(0, 1)
     y_rows = y.repeat_interleave(start.k, dim=0)
 
@@ -182,15 +204,16 @@ def test_stylegan2_splits_between_its_resolutions(stylegan2_file, space):
     from invgen.generators import load_stylegan2
 
     G = load_stylegan2(stylegan2_file, space=space)
-    layers = layers_of(G)
+    layers = chain_of(G)
     assert layers.points == 3 and layers.shape(1) == (16 + 3, 4, 4) and layers.shape(3) == (8 + 3, 16, 16)
     z = G.sample_latent(2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         for k in range(layers.points + 1):
             h = layers.run(z, z, 0, k)
             torch.testing.assert_close(G.to_unit(layers.run(h, z, k, layers.points + 1)), G(z))
-    assert set(layers.parameters(1)) < set(layers.parameters(2)) < set(layers.parameters(4))
-    assert set(layers.parameters(4)) == {f"network.{n}" for n, _ in G.network.named_parameters()}
+    assert set(layers.parameter_names(1)) < set(layers.parameter_names(2)) < set(layers.parameter_names(4))
+    used = {f"network.{n}" for n, _ in G.network.named_parameters() if space == "z" or not n.startswith("style.")}
+    assert set(layers.parameter_names(4)) == used  # the mapping network only where the search maps z
 
 
 @pytest.mark.parametrize("method, settings", [

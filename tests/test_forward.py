@@ -3,7 +3,7 @@ bad settings are named."""
 import pytest
 import torch
 
-from invgen.forward import ForwardModel
+from invgen.forward import ForwardModel, Gaussian, Poisson
 from invgen.operators import Blur, GaussianCS, Identity, SuperResolution
 from invgen.fidelity import PoissonNLL, squared_error
 
@@ -21,7 +21,7 @@ def test_gaussian_noise_is_sigma_times_the_generators_normals():
     # The recipe the command line used by hand: one generator for the batch.
     expected = A(x) + 0.05 * torch.randn(A(x).shape, generator=torch.Generator().manual_seed(7))
     assert torch.equal(y, expected)
-    assert model.noise_std == 0.05 and model.fidelity is squared_error
+    assert model.noise == Gaussian(0.05) and model.fidelity is squared_error
     assert torch.equal(ForwardModel(A).measure(x), A(x))  # σ = 0: exact
 
 
@@ -57,7 +57,7 @@ def test_poisson_noise_has_mean_ax_and_variance_ax_over_peak():
     Ax = A(x)
     standardised = (y - Ax) / (Ax / peak).sqrt()
     assert abs(standardised.mean().item()) < 0.05 and abs(standardised.std().item() - 1) < 0.05
-    assert model.noise_std is None
+    assert model.noise == Poisson(peak) and not model.noise.known_level
     assert isinstance(model.fidelity, PoissonNLL) and model.fidelity.peak == peak
     assert torch.equal(y, model.measure(x, torch.Generator().manual_seed(1)))
 
@@ -75,7 +75,10 @@ A16 = Identity(SHAPE)
     (lambda: ForwardModel(A16, sigma=float("nan")), ValueError, "sigma"),
     (lambda: ForwardModel(A16, sigma=float("inf")), ValueError, "sigma"),
     (lambda: ForwardModel(A16, sigma=-0.1), ValueError, "sigma"),
-    (lambda: ForwardModel(A16, noise="laplace"), ValueError, "noise must be one of gaussian, poisson"),
+    (lambda: ForwardModel(A16, noise="laplace"), ValueError, "noise must be a Noise object or one of gaussian, poisson"),
+    (lambda: ForwardModel(A16, Gaussian(0.1), sigma=0.1), ValueError, "sigma and peak set the level of noise given by name"),
+    (lambda: Gaussian(-1.0), ValueError, "sigma"),
+    (lambda: Poisson(0.0), ValueError, "peak"),
     (lambda: ForwardModel(A16, noise="poisson"), ValueError, "needs peak"),
     (lambda: ForwardModel(A16, noise="poisson", peak=0.0), ValueError, "peak"),
     (lambda: ForwardModel(A16, noise="poisson", peak=float("inf")), ValueError, "peak"),

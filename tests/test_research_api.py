@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 
-from invgen.fidelity import PoissonNLL, squared_error
-from invgen.forward import ForwardModel
+from invgen.fidelity import PoissonNLL, l1, squared_error
+from invgen.forward import ForwardModel, Noise, forward_model
 from invgen.generators.face64 import build_face64
 from invgen.operators import SuperResolution
-from invgen.solvers import (Budget, CSGMSettings, DIPSettings, IAGANSettings, csgm, dip, iagan, reconstruct,
-                            reconstruct_samples)
+from invgen.priors import GenerativePrior
+from invgen.solvers import (Budget, CSGMSettings, DIPSettings, IAGANSettings, compare, csgm, dip, iagan, reconstruct,
+                            reconstruct_samples, solve)
 from invgen.solvers import image_adaptive, latent_search
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -52,7 +53,7 @@ def record_fidelities(monkeypatch, module) -> list:
     solve = module.solve
 
     def spy(*args, **kwargs):
-        seen.append(kwargs["fidelity"])
+        seen.append(kwargs.get("fidelity") or forward_model(args[0]).fidelity)
         return solve(*args, **kwargs)
 
     monkeypatch.setattr(module, "solve", spy)
@@ -72,6 +73,47 @@ def test_poisson_data_go_through_iagan_bp_with_their_likelihood(problem, monkeyp
     gaussian = reconstruct(ForwardModel(A, sigma=0.02), y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
     assert searched[1] is squared_error and poisson.shape == gaussian.shape == x.shape
     assert torch.isfinite(poisson).all() and not torch.allclose(poisson, gaussian)
+
+
+def test_solve_takes_the_forward_model_and_fits_its_likelihood(problem):
+    G, A, x, _ = problem
+    model = ForwardModel(A, noise="poisson", peak=50)
+    y = model.measure(x, torch.Generator().manual_seed(0))
+    result = solve(model, y, GenerativePrior(G, 2, lr=0.05), 3, progress=False)
+    torch.testing.assert_close(result.objective, PoissonNLL(50)(A(result.x), y))
+
+
+class Laplace(Noise):
+    """A noise model of one's own: ``n ~ Laplace(0, b)`` i.i.d.; fidelity ``‖y − Ax‖₁`` (its
+    negative log-likelihood times ``b``); expected energy ``2b²`` per measurement."""
+
+    def __init__(self, b: float) -> None:
+        self.b = b
+
+    def sample(self, Ax, generator=None):
+        u = torch.rand(Ax.shape, generator=generator, dtype=torch.float64) - 0.5
+        return Ax - (self.b * u.sign() * torch.log1p(-2 * u.abs())).to(Ax)
+
+    @property
+    def fidelity(self):
+        return l1
+
+    def energy(self, y):
+        return torch.full((len(y),), 2 * self.b**2 * y[0].numel(), dtype=y.dtype, device=y.device)
+
+
+def test_a_noise_model_of_ones_own_goes_through_reconstruct_and_compare(problem):
+    G, A, x, _ = problem
+    model = ForwardModel(A, Laplace(0.05))
+    y = model.measure(x, torch.Generator().manual_seed(0))
+    assert abs((y - A(x)).std().item() - 0.05 * 2**0.5) < 0.01  # Laplace(b) has std b·√2
+    budget = Budget(csgm=CSGMSettings(steps=4, restarts=2, latent_weight=0.0), iagan=IAGANSettings(steps=2))
+    samples = reconstruct_samples(model, y, ["csgm", "iagan-bp"], G, budget=budget, progress=False)
+    searched = samples["csgm"]  # its objective is the noise model's fidelity, ‖y − A x‖₁
+    torch.testing.assert_close(searched.objective.flatten(), l1(A(searched.rows()), y.repeat_interleave(2, dim=0)))
+    assert torch.isfinite(samples["iagan-bp"].x).all()
+    result = compare(model, x, ["pinv", "csgm-bp"], G, budget=budget, progress=False)
+    assert {r["method"] for r in result.records} == {"pinv", "csgm-bp"} and len(result.records) == 4
 
 
 def test_noise_halves_iagans_steps_and_an_operator_alone_is_noiseless(problem):

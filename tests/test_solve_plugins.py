@@ -5,6 +5,7 @@ import pytest
 import torch
 from scipy import stats
 
+from invgen.forward import ForwardModel
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, Identity, Mask, SuperResolution
 from invgen.priors import DeepImagePrior, Prior
@@ -219,7 +220,7 @@ def test_an_image_stopped_by_the_discrepancy_principle_is_frozen_and_reports_agr
     y = cs(x) + sigma * torch.randn(2, 40, generator=torch.Generator().manual_seed(3))
     y[1] += 0.5  # image 1 cannot be fitted to the noise level as fast
     prior = PixelPrior(torch.full((2, *SHAPE), 0.5), lr=0.1)
-    result = solve(cs, y, prior, 300, noise_std=sigma, reference=x, progress=False)
+    result = solve(ForwardModel(cs, sigma=sigma), y, prior, 300, reference=x, progress=False)
     first = int(result.stop_step.min())
     assert first < result.history.shape[0] - 1  # one image stopped before the other
     i = int(result.stop_step.argmin())

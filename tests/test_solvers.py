@@ -322,14 +322,16 @@ def test_the_discrepancy_principle_stops_at_the_noise_level(cs):
     sigma = 0.02
     y = cs(out_of_range_images(2)) + sigma * torch.randn(2, 128, generator=torch.Generator().manual_seed(0))
     noise_level = 128 * sigma**2
-    result = solve(cs, y, PixelPrior(torch.full((2, *SHAPE), 0.5)), 500, noise_std=sigma, progress=False)
+    model = ForwardModel(cs, sigma=sigma)  # the noise level comes with the model
+    result = solve(model, y, PixelPrior(torch.full((2, *SHAPE), 0.5)), 500, progress=False)
     misfit = (y - cs(result.x)).square().sum(1)
     assert result.history.shape[0] < 500
     assert (misfit <= noise_level).all()
     assert (misfit >= 0.5 * noise_level).all()  # stopped near the noise level, not at 0
-    with_tau = solve(cs, y, PixelPrior(torch.full((2, *SHAPE), 0.5)), 500, noise_std=sigma, tau=2.0,
-                     progress=False)
+    with_tau = solve(model, y, PixelPrior(torch.full((2, *SHAPE), 0.5)), 500, discrepancy=2.0, progress=False)
     assert with_tau.history.shape[0] < result.history.shape[0]
+    unstopped = solve(model, y, PixelPrior(torch.full((2, *SHAPE), 0.5)), 500, discrepancy=None, progress=False)
+    assert unstopped.history.shape[0] == 501
 
 
 def test_iagan_stops_by_the_discrepancy_principle_before_fitting_the_noise(G, cs):

@@ -4,8 +4,16 @@ from invgen.generators.began import BEGANGenerator, build_began, load_began
 from invgen.generators.checkpoint import CheckpointMismatchError
 from invgen.generators.dcgan import DCGANGenerator, build_dcgan, load_dcgan
 from invgen.generators.face64 import load_default, load_face64
+from invgen.generators.layers import Chain, LatentBlock, chain_of
 from invgen.generators.pggan import PGGANGenerator, build_pggan, load_pggan
-from invgen.generators.spec import LOADERS, SPEC_HELP, load_generator
+from invgen.generators.spec import (
+    LOADERS,
+    SPEC_HELP,
+    NonFiniteGeneratorError,
+    kinds,
+    load_generator,
+    register_loader,
+)
 from invgen.generators.stylegan2 import StyleGAN2Generator, StyleGAN2Network, build_stylegan2, load_stylegan2
 from invgen.generators.stylegan2_ada import UnsafePickleError, load_stylegan2_ada
 
@@ -13,9 +21,12 @@ __all__ = [
     "LOADERS",
     "SPEC_HELP",
     "BEGANGenerator",
+    "Chain",
     "CheckpointMismatchError",
     "DCGANGenerator",
     "Generator",
+    "LatentBlock",
+    "NonFiniteGeneratorError",
     "PGGANGenerator",
     "StyleGAN2Generator",
     "StyleGAN2Network",
@@ -24,6 +35,8 @@ __all__ = [
     "build_dcgan",
     "build_pggan",
     "build_stylegan2",
+    "chain_of",
+    "kinds",
     "load_began",
     "load_dcgan",
     "load_default",
@@ -32,5 +45,6 @@ __all__ = [
     "load_pggan",
     "load_stylegan2",
     "load_stylegan2_ada",
+    "register_loader",
     "wrap",
 ]

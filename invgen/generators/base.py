@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Literal
 
 import torch
@@ -32,10 +34,9 @@ class Generator(nn.Module):
     ``(B, latent_dim, 1, 1)`` (DCGAN-style) reshapes inside, e.g. with ``nn.Unflatten``.
 
     **A chain of blocks.** A network whose forward applies its parts one after another says
-    so: an ``nn.Sequential`` is one, and any other module can define ``blocks()`` → the
-    ``[(name, module), ...]`` it applies in order (``name`` its attribute). :func:`blocks`
-    reads the chain; the per-image weights of IAGAN run it as one grouped network call
-    instead of a vmap, and methods that act between layers can split it there.
+    so (an ``nn.Sequential``, or a module with ``blocks()``; see :mod:`invgen.generators.layers`):
+    IAGAN's per-image weights then run it as one grouped network call, and the methods that
+    act between layers (ILO, DGP, mGANprior) split it there. Every loader's network is one.
     """
 
     def __init__(
@@ -98,22 +99,21 @@ class Generator(nn.Module):
     @torch.no_grad()
     def image_shape(self) -> tuple[int, ...]:
         """``(C, H, W)`` of the images, found by one forward pass in eval mode."""
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return tuple(self(self.sample_latent(1)).shape[1:])
-        finally:
-            self.train(was_training)
 
 
-def blocks(module: nn.Module) -> list[tuple[str, nn.Module]] | None:
-    """The chain ``module`` applies, ``[(name, part), ...]`` in order: an ``nn.Sequential``'s
-    children, or what the module's own ``blocks()`` says; ``None`` for a module that does not
-    declare itself a chain (see :class:`Generator`)."""
-    if type(module).forward is nn.Sequential.forward:
-        return list(module.named_children())
-    declared = getattr(module, "blocks", None)
-    return declared() if callable(declared) else None
+@contextmanager
+def evaluating(module: nn.Module) -> Iterator[None]:
+    """``module`` in eval mode for the block, then back in the mode it was in."""
+    if not module.training:
+        yield
+        return
+    module.eval()
+    try:
+        yield
+    finally:
+        module.train()
 
 
 def describe(generator: Generator) -> str:

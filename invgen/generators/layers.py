@@ -1,24 +1,20 @@
-"""A generator between its layers: for the methods that act on intermediate features (ILO,
-mGANprior) or adapt some blocks but not others (DGP).
+"""A generator as a chain of blocks: the one walker over a network's parts, used by IAGAN's
+per-image weights (:mod:`invgen.priors._per_image`) and by the methods that act between layers
+(ILO, DGP, mGANprior).
 
-A generator's network is seen as a sequence of *blocks* separated by *split points*
-``0 … n + 1``: point 0 is the latent ``z``, point ``n + 1`` the network's raw output, and
-points ``1 … n`` the intermediate feature maps a method may work on. :func:`layers_of`
-gives, for a :class:`~invgen.generators.base.Generator`, an object with
+**A chain.** A network whose forward applies its parts one after another says so: an
+``nn.Sequential`` is one, and any other module can define ``blocks()`` → the
+``[(name, part), ...]`` its forward applies, in order. :func:`links` walks into every part that
+is itself a chain and keeps every other part whole, as a *link*: ``link(h)``, or ``link(h, z)``
+for a :class:`LatentBlock`, which reads the latents ``z`` besides the features (StyleGAN2's
+blocks read their styles there). Every loader's network is a chain: DCGAN, BEGAN, PGGAN, the
+default generator (down to standard layers), StyleGAN2 (one :class:`LatentBlock` per resolution).
 
-- ``points``: ``n``, the number of intermediate split points;
-- ``run(h, z, start, stop)``: the network from point ``start`` to point ``stop`` applied to
-  ``h`` (the features at ``start``; ``z`` itself at 0), with ``z`` the latents the later
-  layers may need (a chain ignores them; StyleGAN2's styles read them);
-- ``shape(k)``: the shape of one image's features at point ``k``;
-- ``parameters(stop)``: the names (as in ``generator.named_parameters()``) of the weights
-  of the blocks before point ``stop``.
-
-For a chain of blocks (:func:`invgen.generators.base.blocks`: an ``nn.Sequential``, or a
-network with ``blocks()``, such as the default generator), the chain is flattened to its
-leaf layers and the intermediate points are the outputs of its activations (ReLU, leaky
-ReLU, …) — for the default generator 256×4×4, 128×8×8, 64×16×16 and 32×32×32. A network
-that is not a chain may provide its own ``layers()`` returning such an object.
+**Split points** ``0 … n + 1`` (:class:`Chain`): point 0 is the latent ``z``, point ``n + 1`` the
+network's raw output, and points ``1 … n`` the features a method may work on: the output of
+every activation link (:data:`ACTIVATIONS`) and of every link with parts of its own (a block run
+whole), except the last link's — for the default generator 256×4×4, 128×8×8, 64×16×16 and
+32×32×32.
 """
 from __future__ import annotations
 
@@ -27,42 +23,81 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from invgen.generators.base import Generator, blocks
+from invgen.generators.base import Generator, describe, evaluating
 
-ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.SELU, nn.GELU, nn.SiLU, nn.PReLU)
+#: Parameter-free nonlinearities that act on each value alone (PReLU's slope is a parameter, so
+#: the per-image path gives every image its own). A split point follows each.
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
+               nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Softplus)
+
+Link = tuple[str, nn.Module]
 
 
-def leaves(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module]] | None:
-    """``module``'s chain flattened to its leaf layers, ``[(name, layer), ...]`` in order (names
-    as in ``module.named_modules()``); ``None`` when some part is not a chain."""
+class LatentBlock(nn.Module):
+    """A link that reads the latents ``z`` ``(B, latent_dim)`` besides the features:
+    ``forward(h, z)``; at split point 0, ``h`` is ``z`` itself. Like every link it must act on
+    each image alone."""
+
+    def forward(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+
+def blocks(module: nn.Module) -> list[Link] | None:
+    """The parts ``module`` applies in order: an ``nn.Sequential``'s children, or what its own
+    ``blocks()`` says; ``None`` for a module that does not declare itself a chain."""
+    if type(module).forward is nn.Sequential.forward:
+        return list(module.named_children())
+    declared = getattr(module, "blocks", None)
+    return declared() if callable(declared) else None
+
+
+def links(module: nn.Module, prefix: str = "") -> list[Link] | None:
+    """``module``'s chain walked down to its links, ``[(name, link), ...]`` in order (names as
+    in ``module.named_modules()`` where the chain's names are attribute paths); ``None`` when
+    ``module`` is not a chain."""
     chain = blocks(module)
     if chain is None:
-        return [(prefix.rstrip("."), module)] if next(module.children(), None) is None else None
-    flat: list[tuple[str, nn.Module]] = []
-    for name, child in chain:
-        inner = leaves(child, f"{prefix}{name}.")
-        if inner is None:
-            return None
-        flat += inner
+        return None
+    flat: list[Link] = []
+    for name, part in chain:
+        inner = links(part, f"{prefix}{name}.")
+        flat += inner if inner is not None else [(f"{prefix}{name}", part)]
     return flat
 
 
-@dataclass
-class ChainLayers:
-    """The split points of a chain of leaf layers (see the module docstring)."""
+def apply(link: nn.Module, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """One link on features ``h``, with the latents ``z`` for a :class:`LatentBlock`."""
+    return link(h, z) if isinstance(link, LatentBlock) else link(h)
+
+
+def _splits_after(link: nn.Module) -> bool:
+    return isinstance(link, ACTIVATIONS) or next(link.children(), None) is not None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A generator's network between its split points (see the module docstring).
+
+    ``points``: ``n``, the number of intermediate split points; ``run(h, z, start, stop)``: the
+    network from point ``start`` to point ``stop`` on ``h`` (the features at ``start``; ``z``
+    itself at 0), with ``z`` the latents that :class:`LatentBlock` links read; ``shape(k)``: one
+    image's features at point ``k``; ``parameter_names(stop)``: the names (as in
+    ``generator.named_parameters()``) of the weights the links before point ``stop`` use.
+    The network runs in eval mode (a generator left in training mode is switched back after)."""
 
     generator: Generator
-    chain: list[tuple[str, nn.Module]]
-    bounds: list[int]  # leaf index where each point's features are available: 0, p_1 … p_n, len(chain)
+    links: tuple[Link, ...]
+    bounds: tuple[int, ...]  # link index where each point's features are available: 0, p_1 … p_n, len(links)
 
     @property
     def points(self) -> int:
         return len(self.bounds) - 2
 
-    def run(self, h: torch.Tensor, z: torch.Tensor | None, start: int, stop: int) -> torch.Tensor:
+    def run(self, h: torch.Tensor, z: torch.Tensor, start: int, stop: int) -> torch.Tensor:
         self._check(start, stop)
-        for _, layer in self.chain[self.bounds[start]:self.bounds[stop]]:
-            h = layer(h)
+        with evaluating(self.generator):
+            for _, link in self.links[self.bounds[start]:self.bounds[stop]]:
+                h = apply(link, h, z)
         return h
 
     @torch.no_grad()
@@ -70,10 +105,13 @@ class ChainLayers:
         z = self.generator.sample_latent(1)
         return tuple(self.run(z, z, 0, k).shape[1:])
 
-    def parameters(self, stop: int) -> list[str]:
+    def parameter_names(self, stop: int) -> list[str]:
         self._check(0, stop)
-        return [f"network.{name}.{p}" if name else f"network.{p}"
-                for name, layer in self.chain[:self.bounds[stop]] for p, _ in layer.named_parameters()]
+        names = {id(p): name for name, p in self.generator.named_parameters()}
+        found: dict[str, None] = {}
+        for _, link in self.links[:self.bounds[stop]]:
+            found.update((names[id(p)], None) for p in link.parameters())
+        return list(found)
 
     def _check(self, start: int, stop: int) -> None:
         if not 0 <= start <= stop <= self.points + 1:
@@ -81,20 +119,25 @@ class ChainLayers:
                              f"got {start} → {stop}")
 
 
-def layers_of(generator: Generator):
-    """The split points of ``generator`` (see the module docstring): its network's own
-    ``layers()`` if it has one, else its chain of blocks; ``ValueError`` saying what to do for
-    a network that is neither."""
-    own = getattr(generator.network, "layers", None)
-    if callable(own):
-        return own()
-    chain = leaves(generator.network)
-    if chain is None:
-        raise ValueError(f"{type(generator.network).__name__} is not a chain of blocks: intermediate-layer methods "
-                         "need an nn.Sequential, a network with blocks() (see invgen.generators.base.Generator), "
-                         "or one with layers()")
-    inner = [i + 1 for i, (_, layer) in enumerate(chain) if isinstance(layer, ACTIVATIONS)]
-    inner = [i for i in inner if i < len(chain)]
+def chain_of(generator: Generator) -> Chain:
+    """The split points of ``generator``'s network; ``ValueError`` saying what to do for a
+    network that is not a chain, or has nowhere to split."""
+    found = links(generator.network)
+    if found is None:
+        raise ValueError(f"{type(generator.network).__name__} is not a chain of blocks: the intermediate-layer "
+                         "methods need an nn.Sequential or a network with blocks() (see invgen.generators.layers)")
+    inner = [i + 1 for i, (_, link) in enumerate(found[:-1]) if _splits_after(link)]
     if not inner:
-        raise ValueError(f"{type(generator.network).__name__} has no activation between its layers to split at")
-    return ChainLayers(generator, chain, [0, *inner, len(chain)])
+        raise ValueError(f"{type(generator.network).__name__} has no activation or block between its layers "
+                         "to split at")
+    return Chain(generator, tuple(found), (0, *inner, len(found)))
+
+
+def chain_with_points(generator: Generator, needed: int, method: str, why: str) -> Chain:
+    """:func:`chain_of` ``generator``, or ``ValueError`` when it has fewer than ``needed`` split
+    points (``why``: the settings that need them)."""
+    chain = chain_of(generator)
+    if needed > chain.points:
+        raise ValueError(f"{method} needs {needed} split points ({why}), but the generator ({describe(generator)}) "
+                         f"has {chain.points}; ask for fewer")
+    return chain

@@ -6,7 +6,7 @@ resolution 8, 16, …: nearest upsampling ×2 and two 3×3 convs (``c_{k−1} �
 every conv is followed by leaky ReLU (0.2) and pixel norm
 (``x / sqrt(mean_c x² + 1e-8)``) → 1×1 conv to RGB, linear. The raw output is trained on
 images in [−1, 1] (it is not clamped there). Every layer is "equalised": ``y = s · (W ∗ x)
-+ b`` with a fixed per-layer scale ``s`` (a buffer, not trained — the run-time He constant
++ b = W ∗ (s·x) + b`` with a fixed per-layer scale ``s`` (a buffer, not trained — the run-time He constant
 of the original, or the constant the Theano code stored), trainable ``W`` and ``b``. The
 dense layer has one bias per output unit, ``(c₀·16,)``. CelebA-HQ 1024×1024:
 ``c = (512, 512, 512, 512, 256, 128, 64, 32, 16)``, about 23 M parameters.
@@ -46,7 +46,6 @@ from typing import Literal
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from invgen.generators.base import Generator
 from invgen.generators.checkpoint import (
@@ -71,41 +70,44 @@ LEAK = 0.2
 _Mapped = tuple[dict[str, torch.Tensor], list[int], int, int]
 
 
-def pixel_norm(x: torch.Tensor) -> torch.Tensor:
-    return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + 1e-8)
-
-
-class EqualizedLinear(nn.Module):
-    """``y = s · x Wᵀ + b`` with a fixed scale ``s``."""
-
-    def __init__(self, in_features: int, out_features: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.register_buffer("scale", torch.tensor(math.sqrt(2.0 / in_features)))
+class PixelNorm(nn.Module):
+    """``x / sqrt(mean_c x² + 1e-8)``, over the channels (dim 1) of each pixel."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
+        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
 
 
-class EqualizedConv2d(nn.Module):
-    """``y = s · (W ∗ x) + b`` ('same' padding) with a fixed scale ``s``."""
+class Scale(nn.Module):
+    """``x ↦ s·x`` with a fixed scalar ``s`` (a buffer, not trained)."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int) -> None:
+    def __init__(self, scale: float) -> None:
         super().__init__()
-        k = kernel_size
-        self.weight = nn.Parameter(torch.randn(out_channels, in_channels, k, k))
-        self.bias = nn.Parameter(torch.zeros(out_channels))
-        self.register_buffer("scale", torch.tensor(math.sqrt(2.0 / (in_channels * k * k))))
+        self.register_buffer("scale", torch.tensor(float(scale)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.weight.shape[-1] // 2)
+        return x * self.scale
+
+
+def equalized_linear(in_features: int, out_features: int) -> nn.Sequential:
+    """``y = W (s·x) + b = s · x Wᵀ + b``: the fixed scale on the input (the same, the layer
+    being linear), then a plain ``nn.Linear``."""
+    return nn.Sequential(Scale(math.sqrt(2.0 / in_features)), nn.Linear(in_features, out_features))
+
+
+def equalized_conv2d(in_channels: int, out_channels: int, kernel_size: int) -> nn.Sequential:
+    """``y = W ∗ (s·x) + b`` ('same' padding), as :func:`equalized_linear`."""
+    k = kernel_size
+    return nn.Sequential(Scale(math.sqrt(2.0 / (in_channels * k * k))),
+                         nn.Conv2d(in_channels, out_channels, k, padding=k // 2))
 
 
 class PGGANGenerator(nn.Module):
     """``(B, latent_dim)`` → ``(B, out_channels, 4·2^S, 4·2^S)``, ``S = len(channels) − 1``.
 
-    ``channels[k]``: feature maps at resolution ``4·2^k``. Raw output trained on [−1, 1].
+    ``channels[k]``: feature maps at resolution ``4·2^k``. Raw output trained on [−1, 1]. A
+    chain of blocks (:meth:`blocks`); each equalised layer is a :class:`Scale` and a plain
+    ``nn.Linear`` or ``nn.Conv2d`` (parameters ``NAME.1.weight``, ``NAME.1.bias``, the scale
+    ``NAME.0.scale``).
     """
 
     def __init__(
@@ -117,23 +119,34 @@ class PGGANGenerator(nn.Module):
         super().__init__()
         self.channels = tuple(channels)
         c0 = self.channels[0]
-        self.project = EqualizedLinear(latent_dim, c0 * 16)
-        self.stages = nn.ModuleList([nn.ModuleList([EqualizedConv2d(c0, c0, 3)])])
+        self.pixel_norm, self.act = PixelNorm(), nn.LeakyReLU(LEAK)
+        self.project = equalized_linear(latent_dim, c0 * 16)
+        self.unflatten = nn.Unflatten(1, (c0, 4, 4))
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest")
+        self.stages = nn.ModuleList([nn.ModuleList([equalized_conv2d(c0, c0, 3)])])
         for c_in, c_out in pairwise(self.channels):
             self.stages.append(
-                nn.ModuleList([EqualizedConv2d(c_in, c_out, 3), EqualizedConv2d(c_out, c_out, 3)])
+                nn.ModuleList([equalized_conv2d(c_in, c_out, 3), equalized_conv2d(c_out, c_out, 3)])
             )
-        self.to_rgb = EqualizedConv2d(self.channels[-1], out_channels, 1)
+        self.to_rgb = equalized_conv2d(self.channels[-1], out_channels, 1)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        x = F.leaky_relu(self.project(pixel_norm(z)), LEAK)
-        x = pixel_norm(x.view(z.shape[0], self.channels[0], 4, 4))
+        x = z
+        for _, block in self.blocks():
+            x = block(x)
+        return x
+
+    def blocks(self) -> list[tuple[str, nn.Module]]:
+        """The chain :meth:`forward` applies (see :mod:`invgen.generators.layers`): pixel norm,
+        the dense layer, leaky ReLU, pixel norm; per resolution (doubled by nearest upsampling
+        from the second on) each convolution with leaky ReLU and pixel norm; ``to_rgb``."""
+        norm, act = ("pixel_norm", self.pixel_norm), ("act", self.act)
+        chain = [norm, ("project", self.project), act, ("unflatten", self.unflatten), norm]
         for k, stage in enumerate(self.stages):
-            if k > 0:
-                x = F.interpolate(x, scale_factor=2, mode="nearest")
-            for conv in stage:
-                x = pixel_norm(F.leaky_relu(conv(x), LEAK))
-        return self.to_rgb(x)
+            chain += [("upsample", self.upsample)] if k > 0 else []
+            for i, conv in enumerate(stage):
+                chain += [(f"stages.{k}.{i}", conv), act, norm]
+        return [*chain, ("to_rgb", self.to_rgb)]
 
 
 def build_pggan(
@@ -166,6 +179,12 @@ def load_pggan(path: str | PathLike, format: PGGANFormat = "ptrblck") -> Generat
     generator = build_pggan(channels, latent_dim, out_channels)
     generator.network.load_state_dict(mapped)
     return generator
+
+
+def _named(parts: Mapping[str, Mapping[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """``{layer: {"weight", "bias", "scale"}}`` as :class:`PGGANGenerator`'s state dict."""
+    where = {"scale": "0.scale", "weight": "1.weight", "bias": "1.bias"}
+    return {f"{layer}.{where[leaf]}": t for layer, tensors in parts.items() for leaf, t in tensors.items()}
 
 
 def _indices(state: Mapping[str, torch.Tensor], pattern: str) -> list[int]:
@@ -242,8 +261,7 @@ def _from_ptrblck(state: dict[str, torch.Tensor]) -> _Mapped:
     for k in range(1, len(channels)):
         parts[f"stages.{k}.0"] = equalized(f"features.{2 * k}")
         parts[f"stages.{k}.1"] = equalized(f"features.{2 * k + 1}")
-    mapped = {f"{p}.{leaf}": t for p, tensors in parts.items() for leaf, t in tensors.items()}
-    return mapped, channels, latent_dim, out_channels
+    return _named(parts), channels, latent_dim, out_channels
 
 
 class GANZooConfig:
@@ -318,5 +336,4 @@ def _from_gan_zoo(checkpoint: object) -> _Mapped:
     for k in range(1, n_scales):
         parts[f"stages.{k}.0"] = scaled(f"scaleLayers.{k - 1}.0")
         parts[f"stages.{k}.1"] = scaled(f"scaleLayers.{k - 1}.1")
-    mapped = {f"{p}.{leaf}": t for p, tensors in parts.items() for leaf, t in tensors.items()}
-    return mapped, channels, latent_dim, out_channels
+    return _named(parts), channels, latent_dim, out_channels

@@ -64,7 +64,8 @@ from invgen.generators.checkpoint import (
     strip_prefix,
     tensor_state,
 )
-from invgen.generators.pggan import _indices
+from invgen.generators.layers import LatentBlock
+from invgen.generators.pggan import PixelNorm, _indices
 
 LatentSpace = Literal["z", "w", "w+"]
 Start = Literal["mean", "random"]
@@ -102,11 +103,6 @@ def blur_kernel(gain: float = 1.0) -> torch.Tensor:
     k = torch.tensor(BLUR_KERNEL)
     k = torch.outer(k, k)
     return gain * k / k.sum()
-
-
-class PixelNorm(nn.Module):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * torch.rsqrt(x.square().mean(dim=1, keepdim=True) + 1e-8)
 
 
 class EqualLinear(nn.Module):
@@ -253,8 +249,8 @@ class StyleGAN2Network(nn.Module):
     ``channels[k]``: feature maps at resolution ``4·2^k`` (``size = 4·2^(len − 1)``);
     ``style_dim`` = ``d``; ``n_mlp`` mapping layers. ``forward(latents)`` reads
     ``(B, latent_dim)`` latents of ``space`` (see the module docstring) and returns the raw
-    RGB output ``(B, out_channels, size, size)``, trained on [−1, 1]. ``mapping(z)`` is
-    ``f``; ``synthesis(ws)`` takes ``(B, n_latent, d)``. ``w_avg`` (a buffer, not part of
+    RGB output ``(B, out_channels, size, size)``, trained on [−1, 1], through its chain of
+    :class:`SynthesisBlock` (:meth:`blocks`). ``mapping(z)`` is ``f``. ``w_avg`` (a buffer, not part of
     the checkpoint format) is the mean ``w``. ``lr_mlp``: the mapping layers' learning-rate
     multiplier. ``conv_clamp``: clip each 3×3 layer's activations and each ``to_rgb`` output
     to ``±conv_clamp`` (NVIDIA's stylegan2-ada-pytorch option, used with mixed precision;
@@ -303,30 +299,20 @@ class StyleGAN2Network(nn.Module):
     def mapping(self, z: torch.Tensor) -> torch.Tensor:
         return self.style(z)
 
-    def synthesis(self, ws: torch.Tensor) -> torch.Tensor:
-        noises = [getattr(self.noises, f"noise_{layer}") for layer in range(2 * len(self.channels) - 1)]
-        x = self.conv1(self.input(ws.shape[0]), ws[:, 0], noises[0])
-        rgb = self.to_rgb1(x, ws[:, 1])
-        for j, to_rgb in enumerate(self.to_rgbs):
-            i = 2 * j + 1
-            x = self.convs[2 * j](x, ws[:, i], noises[i])
-            x = self.convs[2 * j + 1](x, ws[:, i + 1], noises[i + 1])
-            rgb = to_rgb(x, ws[:, i + 2], rgb)
-        return rgb
-
     def forward(self, latents: torch.Tensor) -> torch.Tensor:
-        return self.synthesis(self.to_ws(latents))
+        h = latents
+        for _, block in self.blocks():
+            h = block(h, latents)
+        return h
+
+    def blocks(self) -> list[tuple[str, SynthesisBlock]]:
+        """The synthesis as a chain (see :mod:`invgen.generators.layers`): one
+        :class:`SynthesisBlock` per resolution, 4, 8, …, ``size``."""
+        return [(f"b{4 * 2**j}", SynthesisBlock(self, j)) for j in range(len(self.channels))]
 
     def to_ws(self, latents: torch.Tensor) -> torch.Tensor:
         """``(B, latent_dim)`` latents of ``space`` → the per-layer styles ``(B, n_latent, d)``."""
-        if self.space == "w+":
-            return latents.view(latents.shape[0], self.n_latent, self.style_dim)
-        w = self.mapping(latents) if self.space == "z" else latents
-        return w[:, None].expand(-1, self.n_latent, -1)
-
-    def layers(self) -> StyleGAN2Layers:
-        """The split points of the synthesis (see :mod:`invgen.generators.layers`)."""
-        return StyleGAN2Layers(self)
+        return to_ws(latents, self.space, self.n_latent, self.style_dim, self.style)
 
     @torch.no_grad()
     def mean_w(self, n: int = MEAN_W_SAMPLES, seed: int = 0) -> torch.Tensor:
@@ -336,56 +322,50 @@ class StyleGAN2Network(nn.Module):
         return self.mapping(z.to(param)).mean(0)
 
 
-class StyleGAN2Layers:
-    """StyleGAN2's synthesis between its resolutions, for the intermediate-layer methods
-    (:mod:`invgen.generators.layers`). Block 0 is the 4×4 block (``conv1``, ``to_rgb1``; the
-    mapping network too, whose weights it counts), block ``j ≥ 1`` the ``4·2^j`` block (two
-    ``convs`` and a ``to_rgbs``). Split point ``p`` (``1 … len(channels) − 1``) holds what
-    block ``p − 1`` hands on: its features and the skip image, concatenated along the
-    channels, ``(channels[p − 1] + out_channels, r, r)``; point ``len(channels)`` is the
-    output. The later blocks read their styles from the latents ``z`` given to :meth:`run`."""
+class SynthesisBlock(LatentBlock):
+    """Block ``j`` of a :class:`StyleGAN2Network`'s synthesis, the one at resolution ``r = 4·2^j``,
+    reading its styles from the latents ``z`` (through the mapping network in space ``"z"``).
+    Block 0 makes ``conv1`` of the constant input and ``to_rgb1``; block ``j ≥ 1`` the two
+    ``convs`` and ``to_rgbs`` of its resolution from what the block before handed on. Each
+    hands on its features and the skip image, concatenated along the channels,
+    ``(channels[j] + out_channels, r, r)``; the last block the RGB image alone. Holds the
+    network's own layers (its parameters are the network's) and noise images."""
 
-    def __init__(self, network: StyleGAN2Network) -> None:
-        self.network = network
-        self.points = len(network.channels) - 1
-
-    def run(self, h: torch.Tensor, z: torch.Tensor, start: int, stop: int) -> torch.Tensor:
-        net = self.network
-        if not 0 <= start <= stop <= self.points + 1:
-            raise ValueError(f"split points run from 0 (the latent) to {self.points + 1} (the output); "
-                             f"got {start} → {stop}")
-        if start == stop:
-            return h
-        ws = net.to_ws(z)
-        noises = [getattr(net.noises, f"noise_{layer}") for layer in range(2 * len(net.channels) - 1)]
-        if start == 0:
-            x = net.conv1(net.input(ws.shape[0]), ws[:, 0], noises[0])
-            rgb = net.to_rgb1(x, ws[:, 1])
-            start = 1
+    def __init__(self, network: StyleGAN2Network, j: int) -> None:
+        super().__init__()
+        if network.space == "z":
+            self.style = network.style
+        self.space, self.n_latent, self.style_dim = network.space, network.n_latent, network.style_dim
+        self.j, self.last = j, j == len(network.channels) - 1
+        self.rgb_channels = network.to_rgb1.conv.weight.shape[1]
+        if j == 0:
+            self.input, self.conv1, self.to_rgb = network.input, network.conv1, network.to_rgb1
+            self.noises = [network.noises.noise_0]
         else:
-            x, rgb = h[:, :-net.to_rgb1.conv.weight.shape[1]], h[:, -net.to_rgb1.conv.weight.shape[1]:]
-        for j in range(start - 1, stop - 1):
-            i = 2 * j + 1
-            x = net.convs[2 * j](x, ws[:, i], noises[i])
-            x = net.convs[2 * j + 1](x, ws[:, i + 1], noises[i + 1])
-            rgb = net.to_rgbs[j](x, ws[:, i + 2], rgb)
-        return rgb if stop == self.points + 1 else torch.cat([x, rgb], dim=1)
+            self.conv0, self.conv1 = network.convs[2 * j - 2], network.convs[2 * j - 1]
+            self.to_rgb = network.to_rgbs[j - 1]
+            self.noises = [getattr(network.noises, f"noise_{2 * j - 1}"), getattr(network.noises, f"noise_{2 * j}")]
 
-    def shape(self, k: int) -> tuple[int, ...]:
-        net = self.network
-        if k == 0:
-            return (net.latent_dim,)
-        out = net.to_rgb1.conv.weight.shape[1]
-        if k == self.points + 1:
-            return (out, net.size, net.size)
-        side = 4 * 2 ** (k - 1)
-        return (net.channels[k - 1] + out, side, side)
+    def forward(self, h: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        ws = to_ws(z, self.space, self.n_latent, self.style_dim, getattr(self, "style", None))
+        if self.j == 0:
+            x = self.conv1(self.input(ws.shape[0]), ws[:, 0], self.noises[0])
+            rgb = self.to_rgb(x, ws[:, 1])
+        else:
+            i = 2 * self.j - 1
+            x, skip = h[:, :-self.rgb_channels], h[:, -self.rgb_channels:]
+            x = self.conv1(self.conv0(x, ws[:, i], self.noises[0]), ws[:, i + 1], self.noises[1])
+            rgb = self.to_rgb(x, ws[:, i + 2], skip)
+        return rgb if self.last else torch.cat([x, rgb], dim=1)
 
-    def parameters(self, stop: int) -> list[str]:
-        blocks = [("style.", "input.", "conv1.", "to_rgb1."),
-                  *((f"convs.{2 * j}.", f"convs.{2 * j + 1}.", f"to_rgbs.{j}.") for j in range(self.points))]
-        prefixes = tuple(prefix for block in blocks[:stop] for prefix in block)
-        return [f"network.{name}" for name, _ in self.network.named_parameters() if name.startswith(prefixes)]
+
+def to_ws(latents: torch.Tensor, space: LatentSpace, n_latent: int, style_dim: int,
+          mapping: nn.Module | None) -> torch.Tensor:
+    """``(B, latent_dim)`` latents of ``space`` → the per-layer styles ``(B, n_latent, d)``."""
+    if space == "w+":
+        return latents.view(latents.shape[0], n_latent, style_dim)
+    w = mapping(latents) if space == "z" else latents
+    return w[:, None].expand(-1, n_latent, -1)
 
 
 class StyleGAN2Generator(Generator):

@@ -8,15 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call, vmap
 
-from invgen.generators.base import Generator, blocks
+from invgen.generators.base import Generator
+from invgen.generators.layers import ACTIVATIONS, LatentBlock, Link, links
 
-# One layer of the grouped path: the whole batch of activations (image i on row i), the
-# stacked parameters (image i's copy on row i) → the next activations.
-Step = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
-
-# Parameter-free layers that act on each image alone and elementwise.
-ELEMENTWISE = (nn.Identity, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
-               nn.Mish, nn.Tanh, nn.Sigmoid, nn.Hardtanh, nn.Softplus)
+# One link of the grouped path: the whole batch of activations (image i on row i), the stacked
+# parameters (image i's copy on row i) and the inputs the network was called with (the latents
+# a LatentBlock reads) → the next activations.
+Step = Callable[[torch.Tensor, dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
 
 
 class PerImageWeights:
@@ -29,20 +27,22 @@ class PerImageWeights:
 
     Two ways to run the ``n`` copies, with the same outputs and gradients:
 
-    - **grouped**, when ``module`` is a chain of blocks (:func:`invgen.generators.base.blocks`:
-      an ``nn.Sequential``, a module with ``blocks()`` such as the default generator, or a
-      :class:`~invgen.generators.base.Generator` of one) down to ``Linear``, ``Conv2d``,
-      ``ConvTranspose2d``, eval-mode ``BatchNorm1d/2d`` with running statistics,
-      elementwise activations, ``Flatten``/``Unflatten`` (not of the batch dim): one
-      network call for the batch. A convolution runs as one convolution with ``n·groups``
-      groups (the ``n`` weight sets stacked along the group axis, the images along the
-      channels of a batch of one) — a transposed one with a skinny dimension
-      (:data:`SKINNY`) as batched matrix products and a col2im instead; a linear layer as
-      a batched matrix product; batch norm as a per-image, per-channel affine map of the
-      shared running statistics. Weight gradients come out contiguous, in the layout of
-      the stacked parameters.
-    - **vmap** (``torch.func``) over ``functional_call`` for any other network: correct
-      for every module, but each image is paid nearly in full.
+    - **grouped**, when ``module`` is a chain (:func:`invgen.generators.layers.links`: an
+      ``nn.Sequential``, a module with ``blocks()``, or a
+      :class:`~invgen.generators.base.Generator` of one — every loader's): one call per link
+      for the whole batch. ``Linear``, ``Conv2d``, ``ConvTranspose2d`` and eval-mode
+      ``BatchNorm1d/2d`` with running statistics run on stacked weights: a convolution as one
+      convolution with ``n·groups`` groups (the ``n`` weight sets stacked along the group axis,
+      the images along the channels of a batch of one) — a transposed one with a skinny
+      dimension (:data:`SKINNY`) as batched matrix products and a col2im instead; a linear layer
+      as a batched matrix product; batch norm as a per-image, per-channel affine map of the
+      shared running statistics. Weight gradients come out contiguous, in the layout of the
+      stacked parameters. Parameter-free activations, ``Identity``, ``Upsample`` and
+      ``Flatten``/``Unflatten`` (not of the batch dim) run on the batch as they are; any other
+      link (a StyleGAN2 block, an equalised layer, a layer this module does not know) runs
+      through ``vmap`` over ``functional_call`` of that link alone.
+    - **vmap** (``torch.func``) over ``functional_call`` of the whole network, for a network
+      that is not a chain: correct for every module, but each image is paid nearly in full.
 
     Default generator, batch 8, forward and gradients on two CPU cores: 23 ms grouped,
     33 ms through vmap, 45 ms for 8 images one at a time (``benchmarks/solvers.py``).
@@ -70,7 +70,7 @@ class PerImageWeights:
         """The grouped path (only when ``self.steps`` is not ``None``)."""
         x = inputs
         for step in self.steps:
-            x = step(x, self.params)
+            x = step(x, self.params, inputs)
         return x
 
     def call_vmap(self, inputs: torch.Tensor) -> torch.Tensor:
@@ -81,46 +81,63 @@ class PerImageWeights:
         return self._batched(self.params, inputs)
 
 
-def _grouped_steps(module: nn.Module, prefix: str = "") -> list[Step] | None:
-    """The layers of ``module`` as grouped steps, or ``None`` if some part is not a known chain."""
-    if type(module).forward is Generator.forward:
-        steps = _grouped_steps(module.network, f"{prefix}network.")
+def _grouped_steps(module: nn.Module) -> list[Step] | None:
+    """``module``'s links as grouped steps; ``None`` when it is not a chain."""
+    names = {id(p): name for name, p in module.named_parameters()}
+    if isinstance(module, Generator):
+        chain = links(module.network)
+        if chain is None:
+            return None
 
-        def check(z: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+        def check(z: torch.Tensor, params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
             module.check_latents(z)
             return z
-        return None if steps is None else [check, *steps, lambda x, params: module.to_unit(x)]
-    chain = blocks(module)
-    if chain is None:
-        step = _grouped_layer(module, prefix)
-        return None if step is None else [step]
-    parts = [(f"{prefix}{name}.", child) for name, child in chain]
-    steps: list[Step] = []
-    for child_prefix, child in parts:
-        child_steps = _grouped_steps(child, child_prefix)
-        if child_steps is None:
-            return None
-        steps += child_steps
-    return steps
+        return [check, *(_step(link, names) for _, link in chain), lambda x, params, inputs: module.to_unit(x)]
+    chain = links(module)
+    return None if chain is None else [_step(link, names) for _, link in chain]
 
 
-def _grouped_layer(m: nn.Module, prefix: str) -> Step | None:
-    """One leaf layer as a grouped step; ``None`` for a layer this module does not know."""
-    if isinstance(m, ELEMENTWISE) and next(m.parameters(), None) is None:
-        return lambda x, params: m(x)
-    if isinstance(m, nn.Flatten) and m.start_dim >= 1:
-        return lambda x, params: m(x)
-    if isinstance(m, nn.Unflatten) and isinstance(m.dim, int) and m.dim >= 1:
-        return lambda x, params: m(x)
-    bias = f"{prefix}bias" if getattr(m, "bias", None) is not None else None
+def _step(link: nn.Module, names: dict[int, str]) -> Step:
+    """One link as a grouped step: a known layer on stacked weights, else vmap over the link.
+    ``names``: the full name of each parameter, by identity."""
+    local = {name: names[id(p)] for name, p in link.named_parameters()}
+    known = _grouped_layer(link, local)
+    return known if known is not None else _vmapped(link, local)
+
+
+def _vmapped(link: nn.Module, local: dict[str, str]) -> Step:
+    reads_latents = isinstance(link, LatentBlock)
+
+    def one(params: dict[str, torch.Tensor], x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        args = (x.unsqueeze(0), z.unsqueeze(0)) if reads_latents else (x.unsqueeze(0),)
+        return functional_call(link, params, args).squeeze(0)
+
+    batched = vmap(one)
+
+    def step(x: torch.Tensor, params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] == 1:  # as call_vmap: no batching rules for a batch of one
+            mine = {name: params[full][0] for name, full in local.items()}
+            return functional_call(link, mine, (x, inputs) if reads_latents else (x,))
+        return batched({name: params[full] for name, full in local.items()}, x, inputs)
+    return step
+
+
+def _grouped_layer(m: nn.Module, local: dict[str, str]) -> Step | None:
+    """One layer as a grouped step; ``None`` for a layer this module does not know."""
+    if isinstance(m, (*ACTIVATIONS, nn.Identity)) and not local:
+        return lambda x, params, inputs: m(x)
+    if type(m) is nn.Upsample or (type(m) is nn.Flatten and m.start_dim >= 1) \
+            or (type(m) is nn.Unflatten and isinstance(m.dim, int) and m.dim >= 1):
+        return lambda x, params, inputs: m(x)
+    weight, bias = local.get("weight"), local.get("bias")
     if type(m) is nn.Linear:
-        return _linear(f"{prefix}weight", bias)
+        return _linear(weight, bias)
     if type(m) is nn.Conv2d:
-        return _conv2d(m, f"{prefix}weight", bias)
+        return _conv2d(m, weight, bias)
     if type(m) is nn.ConvTranspose2d and m.padding_mode == "zeros":
-        return _conv_transpose2d(m, f"{prefix}weight", bias)
+        return _conv_transpose2d(m, weight, bias)
     if type(m) in (nn.BatchNorm1d, nn.BatchNorm2d) and not m.training and m.running_mean is not None:
-        return _batch_norm(m, f"{prefix}weight" if m.affine else None, bias if m.affine else None)
+        return _batch_norm(m, weight, bias)
     return None
 
 
@@ -182,7 +199,7 @@ class _TransposedWeightProduct(torch.autograd.Function):
 
 
 def _linear(weight: str, bias: str | None) -> Step:
-    def step(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    def step(x: torch.Tensor, params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
         w = params[weight]
         rows = x.reshape(x.shape[0], -1, x.shape[-1])
         y = _BatchedLinear.apply(rows, w, None if bias is None else params[bias])
@@ -191,7 +208,7 @@ def _linear(weight: str, bias: str | None) -> Step:
 
 
 def _conv2d(m: nn.Conv2d, weight: str, bias: str | None) -> Step:
-    def step(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    def step(x: torch.Tensor, params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
         b = x.shape[0]
         x = x.reshape(1, -1, *x.shape[2:])
         padding = m.padding
@@ -229,7 +246,7 @@ def _conv_transpose2d(m: nn.ConvTranspose2d, weight: str, bias: str | None) -> S
                 zip((h, w_in), m.stride, m.padding, m.dilation, m.kernel_size, m.output_padding)]
         return F.fold(columns.view(b, -1, h * w_in), size, m.kernel_size, m.dilation, m.padding, m.stride)
 
-    def step(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    def step(x: torch.Tensor, params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
         run = product if min(c_out // g, x.shape[2] * x.shape[3]) < SKINNY else grouped
         y = run(x, params[weight])
         return y if bias is None else y + params[bias].view(x.shape[0], c_out, 1, 1)
@@ -237,7 +254,7 @@ def _conv_transpose2d(m: nn.ConvTranspose2d, weight: str, bias: str | None) -> S
 
 
 def _batch_norm(m: nn.BatchNorm1d | nn.BatchNorm2d, weight: str | None, bias: str | None) -> Step:
-    def step(x: torch.Tensor, params: dict[str, torch.Tensor]) -> torch.Tensor:
+    def step(x: torch.Tensor, params: dict[str, torch.Tensor], inputs: torch.Tensor) -> torch.Tensor:
         # Eval-mode batch norm: (x − mean)/√(var + eps)·w_i + b_i, per channel, one (w_i, b_i) per image.
         inv_std = torch.rsqrt(m.running_var + m.eps)
         scale = inv_std.expand(x.shape[0], -1) if weight is None else params[weight] * inv_std

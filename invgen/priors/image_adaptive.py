@@ -55,7 +55,7 @@ class ProgressivePrior(ImageAdaptivePrior):
     """DGP's progressive image-adaptive prior (Pan, Zhan, Dai, Lin, Loy and Luo, ECCV 2020):
     :class:`ImageAdaptivePrior` with the generator's weights in one parameter group per block
     (``blocks``: lists of parameter names, as in ``generator.named_parameters()``, from the
-    first block to the last; see :func:`invgen.generators.layers.layers_of`), so that a
+    first block to the last; see :meth:`invgen.generators.layers.Chain.parameter_names`), so that a
     schedule can open them one after another: ``parameter_groups()`` is ``[z, block 1, …]``.
     Weights in no block are not optimised."""
 

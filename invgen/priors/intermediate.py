@@ -1,11 +1,12 @@
 """Priors on a generator's intermediate features: ILO's ℓ1-bounded deviation at one layer and
-mGANprior's mixture of several codes' features (see :mod:`invgen.generators.layers`)."""
+mGANprior's mixture of several codes' features (see :mod:`invgen.generators.layers`). Both run
+the generator's own chain, in eval mode, and leave the caller's generator in the mode it was in."""
 from __future__ import annotations
 
 import torch
 
 from invgen.generators.base import Generator
-from invgen.generators.layers import layers_of
+from invgen.generators.layers import chain_of
 from invgen.priors.base import Prior
 from invgen.validation import check_settings, check_tensor, count, nonnegative
 
@@ -31,14 +32,15 @@ class IntermediateLayerPrior(Prior):
     ``x_i = G_{k→}(h_i + δ_i)`` with ``h_i`` fixed features at point ``k`` (those of the
     previous stage's solution: the range of the blocks before ``k``) and the deviation
     ``δ_i`` optimised inside the ℓ1 ball ``‖δ_i‖₁ ≤ radius·‖h_i‖₁`` by projected gradient
-    steps (:meth:`project`); the later blocks are the generator's, fixed. ``z`` feeds
-    what the later layers read of the latent (nothing, for a chain)."""
+    steps (:meth:`project`); the later blocks are the generator's
+    (:func:`~invgen.generators.layers.chain_of`), fixed. ``z`` feeds what the later blocks read
+    of the latent (StyleGAN2's styles; nothing for most networks)."""
 
     def __init__(self, generator: Generator, z: torch.Tensor, features: torch.Tensor, point: int, *,
                  radius: float, lr: float) -> None:
         check_settings(lr=lr)
         nonnegative("radius", radius)
-        self.generator, self.layers, self.point = generator.eval(), layers_of(generator), point
+        self.generator, self.layers, self.point = generator, chain_of(generator), point
         self.z = check_tensor("z", z).detach()
         self.features = check_tensor("features", features).detach()
         self.radius = radius * self.features.flatten(1).abs().sum(1)
@@ -70,7 +72,7 @@ class MultiCodePrior(Prior):
                  lr_z: float, lr_alpha: float) -> None:
         check_settings(lr_z=lr_z, lr=lr_alpha)
         count("point", point)
-        self.generator, self.layers, self.point = generator.eval(), layers_of(generator), point
+        self.generator, self.layers, self.point = generator, chain_of(generator), point
         b, n, _ = check_tensor("z_init", z_init).shape
         if tuple(alpha_init.shape[:2]) != (b, n):
             raise ValueError(f"alpha_init must be (B, N, C) = ({b}, {n}, C), got {tuple(alpha_init.shape)}")

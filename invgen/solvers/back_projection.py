@@ -6,7 +6,6 @@ import torch
 from invgen.forward import ForwardModel, forward_model
 from invgen.operators import LinearOperator
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.loop import check_measurement
 from invgen.validation import check_settings, check_tensor
 
 
@@ -26,8 +25,7 @@ def back_project(problem: ForwardModel | LinearOperator, y: torch.Tensor, x: tor
     if isinstance(x, Estimates):
         rows = back_project(model, y.repeat_interleave(x.k, dim=0), x.rows(), eps)
         return Estimates(rows.view_as(x.x), x.objective, x.z, x.solve)
-    A = model.A
-    check_measurement(A, y)
+    A, y = model.A, model.check(y)
     _check_estimate(A, y, x)
     if eps is not None or model.noiseless:
         check_settings(eps=eps or 0.0)
@@ -49,12 +47,12 @@ def noise_adapted_eps(model: ForwardModel, y: torch.Tensor, x: torch.Tensor) -> 
     """Per-image η, shape ``(B,)``, for the regularised ``x + Aᵀ(AAᵀ + ηI)⁻¹(y − Ax)``.
 
     A scalar Wiener choice: with residual ``r = y − Ax`` holding an expected noise energy
-    ``e`` (:meth:`~invgen.forward.ForwardModel.noise_energy`: ``mσ²`` for Gaussian noise),
+    ``e`` (``model.noise.energy(y)``: ``mσ²`` for Gaussian noise),
     ``η = e / (‖r‖² − e)`` — large when the residual is mostly noise (little correction),
     0 for noiseless ``y`` (exact BP).
     """
     if model.noiseless:
         return torch.zeros(y.shape[0])
     r2 = (y - model.A(x)).flatten(1).pow(2).sum(1)
-    noise = model.noise_energy(y)
+    noise = model.noise.energy(y)
     return noise / (r2 - noise).clamp_min(1e-3 * noise)

@@ -9,6 +9,7 @@ import pylops
 import torch
 import torch.nn.functional as F
 
+from invgen.forward import ForwardModel, forward_model
 from invgen.operators import LinearOperator, SuperResolution, to_pylops
 from invgen.progress import progress_bar
 from invgen.solvers.estimates import Estimates
@@ -18,12 +19,14 @@ from invgen.solvers.settings import NoSettings, Settings, setting
 from invgen.validation import count, positive
 
 
-def bicubic_upsample(A: LinearOperator, y: torch.Tensor) -> torch.Tensor:
+def bicubic_upsample(problem: ForwardModel | LinearOperator, y: torch.Tensor) -> torch.Tensor:
     """Bicubic interpolation of the low-resolution images ``y`` ``(B, C, h, w)`` to
-    ``(B, C, F·h, F·w)``, clipped to [0, 1]; super-resolution ×F only."""
-    if not isinstance(A, SuperResolution):
-        raise ValueError("the bicubic baseline applies to super-resolution tasks only")
-    return F.interpolate(y, scale_factor=A.factor, mode="bicubic", align_corners=False).clamp(0, 1)
+    ``(B, C, F·h, F·w)``, clipped to [0, 1]; ``problem``: a forward model (or an operator) of
+    super-resolution ×F only."""
+    model = forward_model(problem)
+    if not isinstance(model.A, SuperResolution):
+        raise ValueError(f"the bicubic baseline applies to super-resolution only, not to {type(model.A).__name__}")
+    return F.interpolate(model.check(y), scale_factor=model.A.factor, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 @dataclass(frozen=True)
@@ -37,12 +40,16 @@ class LassoDCTSettings(Settings):
 
 
 def lasso_dct(
-    A: LinearOperator, y: torch.Tensor, settings: LassoDCTSettings = LassoDCTSettings(), progress: bool = True,
+    problem: ForwardModel | LinearOperator, y: torch.Tensor, settings: LassoDCTSettings = LassoDCTSettings(),
+    progress: bool = True,
 ) -> torch.Tensor:
-    """``x̂_i = Dᵀ ĉ_i``, ``ĉ_i = argmin_c ½‖y_i − A Dᵀc‖² + λ_i‖c‖₁`` with ``D`` the orthonormal
+    """``x̂_i = Dᵀ ĉ_i``, ``ĉ_i = argmin_c ½‖y_i − A Dᵀc‖² + λ_i‖c‖₁`` with ``A`` the forward
+    model's operator (``problem``: a forward model, or an operator), ``D`` the orthonormal
     2-D DCT of each channel and ``λ_i = settings.lambda_fraction·‖(A Dᵀ)ᵀ y_i‖∞``, by PyLops'
     FISTA in float64 on the CPU, one image after another (``progress``: one tick per image);
-    ``(B, *A.in_shape)``, clipped to [0, 1]."""
+    ``(B, *A.in_shape)``, clipped to [0, 1]. A least-squares fit whatever the noise."""
+    model = forward_model(problem)
+    A, y = model.A, model.check(y)
     c, h, w = A.in_shape
     idct = pylops.signalprocessing.DCT(dims=(c, h, w), axes=(1, 2), dtype="float64").H
     op = to_pylops(A) @ idct
@@ -56,7 +63,7 @@ def lasso_dct(
 
 
 def _bicubic(problem: Problem, settings: NoSettings) -> Estimates:
-    return Estimates.single(bicubic_upsample(problem.A, problem.y))
+    return Estimates.single(bicubic_upsample(problem.model, problem.y))
 
 
 def _pinv(problem: Problem, settings: NoSettings) -> Estimates:
@@ -64,7 +71,7 @@ def _pinv(problem: Problem, settings: NoSettings) -> Estimates:
 
 
 def _lasso_dct(problem: Problem, settings: LassoDCTSettings) -> Estimates:
-    return Estimates.single(lasso_dct(problem.A, problem.y, settings, problem.progress))
+    return Estimates.single(lasso_dct(problem.model, problem.y, settings, problem.progress))
 
 
 BICUBIC = register(Method("bicubic", _bicubic, summary="bicubic interpolation of y (super-resolution only)",

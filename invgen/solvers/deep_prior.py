@@ -10,7 +10,7 @@ from invgen.forward import ForwardModel, forward_model
 from invgen.operators import LinearOperator
 from invgen.priors.deep_image_prior import DeepImagePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.loop import Callback, Penalty, check_measurement, solve
+from invgen.solvers.loop import Callback, Penalty, solve
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
 from invgen.solvers.settings import Settings, setting
@@ -41,10 +41,10 @@ def dip(
     forward model's fidelity; one estimate per image. ``penalty``, ``callbacks``: see
     :func:`~invgen.solvers.solve`."""
     model = forward_model(problem)
-    check_measurement(model.A, y)
+    model.check(y)
     prior = DeepImagePrior(model.A.in_shape, y.shape[0], lr=settings.lr, seed=seed, device=y.device)
-    result = solve(model.A, y, prior, settings.steps, fidelity=model.fidelity, penalty=penalty,
-                   noise_std=model.noise_std or None, callbacks=callbacks, progress=progress, desc="dip")
+    result = solve(model, y, prior, settings.steps, penalty=penalty, callbacks=callbacks, progress=progress,
+                   desc="dip")
     return Estimates.from_rows(result, 1)
 
 

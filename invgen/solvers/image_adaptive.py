@@ -13,7 +13,7 @@ from invgen.priors.image_adaptive import ImageAdaptivePrior
 from invgen.solvers.estimates import Estimates
 from invgen.solvers.holdout import holdout_block_for, holdout_cells, holdout_split
 from invgen.priors.base import Prior
-from invgen.solvers.loop import Callback, Penalty, Schedule, SolveResult, check_measurement, solve
+from invgen.solvers.loop import Callback, Penalty, Schedule, SolveResult, solve
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
 from invgen.solvers.settings import Settings, setting
@@ -91,7 +91,7 @@ def continuation(problem: ForwardModel | LinearOperator, y: torch.Tensor, genera
     all share: ``y`` measured by it, ``generator`` making images of its input shape, and
     ``start`` holding latents for each of those images."""
     model = forward_model(problem)
-    check_measurement(model.A, y)
+    model.check(y)
     check_image_shape(generator, model.A.in_shape)
     if start.z is None or start.x.shape[0] != y.shape[0]:
         raise ValueError(f"start must be the latent search's estimates of these {y.shape[0]} images "
@@ -115,12 +115,11 @@ def fit_adaptation(
     > 0, that share of the measurements (squares of ``holdout_block``, 0: from the operator)
     left out of the fit and the iterate predicting them best kept."""
     steps = adaptation_steps(model, steps)
-    fit, check = model.fidelity, None
-    if holdout and not model.noise_std:
+    fit, check = None, None
+    if holdout and (model.noiseless or not model.noise.known_level):
         fit, check = holdout_split(y, holdout, seed, holdout_block or holdout_block_for(model.A), model.fidelity)
-    return solve(model.A, y, prior, steps, fidelity=fit, penalty=penalty, validation=check,
-                 noise_std=model.noise_std or None, callbacks=callbacks, schedule=schedule, precision=precision,
-                 progress=progress, desc=desc)
+    return solve(model, y, prior, steps, fidelity=fit, penalty=penalty, validation=check, callbacks=callbacks,
+                 schedule=schedule, precision=precision, progress=progress, desc=desc)
 
 
 def _run(problem: Problem, settings: IAGANSettings) -> Estimates:
@@ -128,11 +127,11 @@ def _run(problem: Problem, settings: IAGANSettings) -> Estimates:
                  progress=problem.progress)
 
 
-def check_holdout(A: LinearOperator, settings: IAGANSettings) -> None:
+def check_holdout(model: ForwardModel, settings: IAGANSettings) -> None:
     """``ValueError`` when ``settings.holdout`` (with ``settings.holdout_block``) cannot split
-    ``A``'s measurements: the check of every method with IAGAN's stop rules."""
+    the model's measurements: the check of every method with IAGAN's stop rules."""
     if settings.holdout:
-        holdout_cells(tuple(A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(A))
+        holdout_cells(tuple(model.A.out_shape), settings.holdout, settings.holdout_block or holdout_block_for(model.A))
 
 
 IAGAN = register(Method("iagan", _run, IAGANSettings, PAPER_IAGAN,

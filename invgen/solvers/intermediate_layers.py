@@ -9,7 +9,7 @@ import torch
 
 from invgen.forward import ForwardModel
 from invgen.generators.base import Generator
-from invgen.generators.layers import layers_of
+from invgen.generators.layers import Chain, chain_with_points
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import IntermediateLayerPrior
 from invgen.solvers.estimates import Estimates
@@ -70,10 +70,7 @@ def ilo(
     ``callbacks``: as :func:`~invgen.solvers.iagan`. ``ValueError`` when the stages run past
     the generator's split points."""
     model = continuation(problem, y, generator, start)
-    layers = layers_of(generator)
-    if settings.first + settings.stages - 1 > layers.points:
-        raise ValueError(f"ILO's stages reach split point {settings.first + settings.stages - 1}, but the generator "
-                         f"has {layers.points} (first + stages − 1 ≤ {layers.points})")
+    layers = split_points(generator, settings)
     z, y_rows = start.z.flatten(0, 1), y.repeat_interleave(start.k, dim=0)
     with torch.no_grad():
         features = layers.run(z, z, 0, settings.first)
@@ -89,13 +86,18 @@ def ilo(
     return Estimates.from_rows(result, start.k)
 
 
+def split_points(generator: Generator, settings: ILOSettings) -> Chain:
+    """The generator's chain, or ``ValueError`` when the stages run past its split points."""
+    return chain_with_points(generator, settings.first + settings.stages - 1, "ILO",
+                             f"first + stages − 1 = {settings.first} + {settings.stages} − 1")
+
+
 def _run(problem: Problem, settings: ILOSettings) -> Estimates:
     return ilo(problem.model, problem.y, problem.generator, problem.start, settings, seed=problem.seed,
                progress=problem.progress)
 
 
-
 ILO = register(Method("ilo", _run, ILOSettings, PAPER_ILO,
                       summary="intermediate layer optimization from CSGM's starts: features of deeper and deeper "
                       "layers inside ℓ1 balls (Daras et al. 2021)",
-                      needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))
+                      needs_generator=True, split_points=split_points, check=check_holdout, after="csgm"))

@@ -10,7 +10,7 @@ from invgen.generators.base import Generator, check_image_shape
 from invgen.operators import LinearOperator
 from invgen.priors.generative import GenerativePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.loop import Callback, Penalty, check_measurement, solve
+from invgen.solvers.loop import Callback, Penalty, solve
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
 from invgen.solvers.settings import Settings, setting
@@ -66,7 +66,7 @@ def csgm(
     Returns :class:`~invgen.solvers.Estimates` with ``x``, ``z``, ``objective`` and ``solve``.
     """
     model = forward_model(problem)
-    check_measurement(model.A, y)
+    model.check(y)
     check_image_shape(generator, model.A.in_shape)
     b, k = y.shape[0], settings.restarts
     if z_init is None:
@@ -77,23 +77,23 @@ def csgm(
     else:
         starts = z_init.reshape(b * k, -1)
     prior = GenerativePrior(generator, b * k, latent_weight=settings.latent_weight, lr=settings.lr, z_init=starts)
-    result = solve(model.A, y.repeat_interleave(k, dim=0), prior, settings.steps, fidelity=model.fidelity,
-                   penalty=penalty, callbacks=callbacks, precision=PRECISIONS[settings.precision],
-                   progress=progress, desc="csgm")
+    result = solve(model, y.repeat_interleave(k, dim=0), prior, settings.steps, penalty=penalty, callbacks=callbacks,
+                   discrepancy=None, precision=PRECISIONS[settings.precision], progress=progress, desc="csgm")
     estimates = Estimates.from_rows(result, k)
     return estimates if settings.average else estimates.best()
 
 
 @torch.no_grad()
 def encoder_starts(
-    encoder: torch.nn.Module, A: LinearOperator, y: torch.Tensor, generator: Generator, restarts: int = 1,
-    seed: int = 0,
+    encoder: torch.nn.Module, problem: ForwardModel | LinearOperator, y: torch.Tensor, generator: Generator,
+    restarts: int = 1, seed: int = 0,
 ) -> torch.Tensor:
     """Starts ``(B, restarts, latent_dim)`` for :func:`csgm`: start 0 of image ``i`` is the
-    encoder's guess ``E(clip(A⁺y_i))`` (GAN inversion of what the measurement shows), the
+    encoder's guess ``E(clip(A⁺y_i))`` (GAN inversion of what the measurement shows) with
+    ``A`` the forward model's operator (``problem``: a forward model, or an operator), the
     others are the usual seeded draws of the latent law."""
-    check_measurement(A, y)
-    guess = encoder(A.pinv(y).clamp(0, 1)).unsqueeze(1)
+    model = forward_model(problem)
+    guess = encoder(model.A.pinv(model.check(y)).clamp(0, 1)).unsqueeze(1)
     if restarts == 1:
         return guess
     others = generator.sample_latent(restarts - 1, generator=torch.Generator().manual_seed(seed))
@@ -102,7 +102,7 @@ def encoder_starts(
 
 def _run(problem: Problem, settings: CSGMSettings) -> Estimates:
     z_init = None if problem.encoder is None else encoder_starts(
-        problem.encoder, problem.A, problem.y, problem.generator, settings.restarts, problem.seed)
+        problem.encoder, problem.model, problem.y, problem.generator, settings.restarts, problem.seed)
     return csgm(problem.model, problem.y, problem.generator, settings, z_init=z_init, seed=problem.seed,
                 progress=problem.progress)
 

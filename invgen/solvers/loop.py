@@ -8,12 +8,13 @@ from dataclasses import dataclass
 
 import torch
 
+from invgen.fidelity import Fidelity, squared_error
+from invgen.forward import ForwardModel, forward_model
 from invgen.metrics import psnr
 from invgen.operators import LinearOperator
 from invgen.priors.base import Prior
 from invgen.progress import progress_bar
 from invgen.validation import check_settings, nonnegative
-from invgen.fidelity import Fidelity, squared_error
 
 
 Callback = Callable[[int, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]], torch.Tensor | None]
@@ -72,26 +73,6 @@ class SolveResult:
         )
 
 
-def check_measurement(A: LinearOperator, y: torch.Tensor) -> None:
-    """Raise ``ValueError`` unless ``y`` is a finite batch ``(B, *A.out_shape)`` (``TypeError``
-    unless it is a tensor)."""
-    if not isinstance(y, torch.Tensor):
-        raise TypeError(f"y must be a torch.Tensor of shape (B, {', '.join(map(str, A.out_shape))}), "
-                         f"got {type(y).__name__}")
-    if y.dim() != len(A.out_shape) + 1 or tuple(y.shape[1:]) != A.out_shape:
-        raise ValueError(
-            f"y has shape {tuple(y.shape)} but this operator measures (B, {', '.join(map(str, A.out_shape))}); "
-            "measure with y = A(x) for x of shape (B, *A.in_shape), and add the batch dimension "
-            "for a single image (y.unsqueeze(0))"
-        )
-    bad = (~torch.isfinite(y)).sum().item()
-    if bad:
-        raise ValueError(
-            f"y contains {bad} NaN or infinite entries out of {y.numel()}; remove them before solving "
-            "(e.g. zero them and leave them out of the operator with a Mask)"
-        )
-
-
 def _where_images(pick: torch.Tensor, new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
     """Image ``i`` from ``new`` where ``pick[i]``, else from ``old``."""
     return torch.where(pick.view(-1, *[1] * (new.dim() - 1)), new, old)
@@ -122,20 +103,19 @@ def _check_parameters(params: list[torch.Tensor], b: int) -> None:
 
 
 def solve(
-    A: LinearOperator,
+    problem: ForwardModel | LinearOperator,
     y: torch.Tensor,
     prior: Prior,
     steps: int,
     *,
-    fidelity: Fidelity = squared_error,
+    fidelity: Fidelity | None = None,
     penalty: Penalty | None = None,
     validation: Fidelity | None = None,
     optimizer: Optimizer = adam,
     schedule: Schedule | None = None,
     callbacks: Sequence[Callback] = (),
     reference: torch.Tensor | None = None,
-    noise_std: float | None = None,
-    tau: float = 1.0,
+    discrepancy: float | None = 1.0,
     patience: int | None = None,
     rtol: float = 1e-4,
     precision: torch.dtype | None = None,
@@ -144,8 +124,12 @@ def solve(
 ) -> SolveResult:
     """Fit ``prior`` to ``y``: minimise ``fidelity(A x_i, y_i) + r_i(x)`` for every image ``i``.
 
-    ``fidelity`` is any ``(Ax, y) → (B,)`` (see :mod:`invgen.fidelity`); the default is
-    ``‖y_i − A x_i‖²`` (no ½, as every reported objective). The regulariser ``r`` is the
+    ``problem`` is the forward model (:class:`~invgen.forward.ForwardModel`: the operator
+    ``A`` and its noise; an operator alone is noiseless), and ``y`` ``(B, *A.out_shape)`` its
+    measurements (checked by :meth:`~invgen.forward.ForwardModel.check`). ``fidelity`` is the
+    model's (its noise's negative log-likelihood: ``‖y_i − A x_i‖²``, no ½, for Gaussian
+    noise or none; the Poisson one for Poisson noise) unless given: any ``(Ax, y) → (B,)``
+    (see :mod:`invgen.fidelity`). The regulariser ``r`` is the
     prior's own ``prior.penalty(x)`` (e.g. CSGM's ``λ‖z‖²``) plus ``penalty(x)``, any
     differentiable ``(B, C, H, W) → (B,)`` of the current images (total variation, a
     perceptual term, or a latent penalty reading the prior's parameters) — no new prior
@@ -166,9 +150,13 @@ def solve(
 
     - when its objective has not improved by a relative ``rtol`` for ``patience`` steps
       (if ``patience`` is given);
-    - by the discrepancy principle (Morozov): when ``‖y_i − A x_i‖² ≤ τ·m·σ²`` with ``m``
-      measurements and ``σ = noise_std`` (if given) — fitting further would fit the
-      noise. It looks at the squared residual whatever the ``fidelity``;
+    - by the discrepancy principle (Morozov): when ``‖y_i − A x_i‖² ≤ τ·e_i`` with
+      ``τ = discrepancy`` and ``e_i`` the noise's expected energy
+      (``model.noise.energy(y)``: ``m·σ²`` for Gaussian noise on ``m`` measurements) —
+      fitting further would fit the noise. Only for noise of a known level
+      (``model.noise.known_level``; not for Poisson noise, nor noiseless ``y``);
+      ``discrepancy=None`` turns it off. It looks at the squared residual whatever the
+      ``fidelity``;
     - when its objective becomes NaN or infinite; its best finite iterate is returned;
     - when a callback asks: after each step every ``callback(step, x, objective, state)``
       sees the current images ``(B, C, H, W)``, their objectives ``(B,)`` and
@@ -189,9 +177,12 @@ def solve(
     The prior is left at its last iterate; the result holds
     the best ones.
     """
-    check_measurement(A, y)
-    check_settings(steps=steps, patience=patience, noise_std=noise_std)
-    nonnegative("tau", tau)
+    model = forward_model(problem)
+    A, y = model.A, model.check(y)
+    check_settings(steps=steps, patience=patience)
+    if discrepancy is not None:
+        nonnegative("discrepancy", discrepancy)
+    fidelity = fidelity or model.fidelity
     b = y.shape[0]
     if reference is not None and tuple(reference.shape) != (b, *A.in_shape):
         raise ValueError(f"reference must have shape ({b}, {', '.join(map(str, A.in_shape))}), like the images "
@@ -200,7 +191,8 @@ def solve(
     params = [p for group in groups for p in group["params"]]
     opt = optimizer(groups)
     scheduler = schedule(opt) if schedule is not None else None
-    enough = tau * A.out_size * noise_std**2 if noise_std else -math.inf
+    stops_at_noise = discrepancy is not None and model.noise.known_level and not model.noiseless
+    enough = discrepancy * model.noise.energy(y) if stops_at_noise else None
 
     active = torch.ones(b, dtype=torch.bool, device=y.device)
     best = torch.full((b,), math.inf, dtype=y.dtype, device=y.device)  # the score that picks the kept iterate
@@ -257,7 +249,7 @@ def solve(
 
         was_active = active.clone()
         active &= finite
-        if noise_std:
+        if enough is not None:
             active &= squared_error(Ax.detach(), y) > enough
         if patience is not None:
             active &= since_gain < patience

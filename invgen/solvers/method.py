@@ -51,8 +51,8 @@ class Method:
     runs only with a generator; ``needs_layers``: it splits the generator at its intermediate
     layers (:func:`~invgen.generators.layers.layers_of`; a generator that has none is refused
     before any method runs); ``back_projectable``: ``NAME-bp`` back-projects each of its
-    estimates onto ``y``; ``check(A, settings)``, if given, raises ``ValueError`` for settings
-    that cannot work with the operator ``A`` — called before any method runs; ``after``: the
+    estimates onto ``y``; ``check(model, settings)``, if given, raises ``ValueError`` for settings
+    that cannot work with the forward model ``model`` — called before any method runs; ``after``: the
     name of the method whose estimates this one continues from (``problem.start``).
     """
 
@@ -64,7 +64,7 @@ class Method:
     needs_generator: bool = False
     needs_layers: bool = False
     back_projectable: bool = True
-    check: Callable[[LinearOperator, Any], None] | None = None
+    check: Callable[[ForwardModel, Any], None] | None = None
     after: str | None = None
 
     def preset(self, name: str) -> Any:

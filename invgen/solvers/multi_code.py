@@ -9,7 +9,7 @@ import torch
 
 from invgen.forward import ForwardModel
 from invgen.generators.base import Generator
-from invgen.generators.layers import layers_of
+from invgen.generators.layers import Chain, chain_with_points
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import MultiCodePrior
 from invgen.solvers.estimates import Estimates
@@ -67,9 +67,7 @@ def mganprior(
     ``K = start.k`` estimates per image, their codes as ``z`` ``(B, K, codes, latent_dim)``.
     ``problem``, ``penalty``, ``callbacks``: as :func:`~invgen.solvers.iagan`."""
     model = continuation(problem, y, generator, start)
-    layers = layers_of(generator)
-    if settings.point > layers.points:
-        raise ValueError(f"mGANprior composes at split point {settings.point}, but the generator has {layers.points}")
+    layers = split_points(generator, settings)
     z = start.z.flatten(0, 1)
     others = generator.sample_latent(settings.codes - 1, generator=torch.Generator().manual_seed(seed))
     codes = torch.cat([z[:, None], others.expand(len(z), -1, -1)], dim=1)
@@ -83,13 +81,17 @@ def mganprior(
     return Estimates.from_rows(result, start.k)
 
 
+def split_points(generator: Generator, settings: MGANpriorSettings) -> Chain:
+    """The generator's chain, or ``ValueError`` when it has no split point ``settings.point``."""
+    return chain_with_points(generator, settings.point, "mGANprior", f"point = {settings.point}")
+
+
 def _run(problem: Problem, settings: MGANpriorSettings) -> Estimates:
     return mganprior(problem.model, problem.y, problem.generator, problem.start, settings, seed=problem.seed,
                      progress=problem.progress)
 
 
-
 MGANPRIOR = register(Method("mganprior", _run, MGANpriorSettings, PAPER_MGANPRIOR,
                             summary="multi-code GAN prior from CSGM's starts: codes composed at an intermediate "
                             "layer with per-channel importances (Gu et al. 2020)",
-                            needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))
+                            needs_generator=True, split_points=split_points, check=check_holdout, after="csgm"))

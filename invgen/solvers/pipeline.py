@@ -42,12 +42,14 @@ def resolve(name: str) -> tuple[Method, bool]:
 
 
 def check_methods(
-    A: LinearOperator, methods: list[str] | tuple[str, ...], budget: Budget, generator: Generator | None = None,
+    problem: ForwardModel | LinearOperator, methods: list[str] | tuple[str, ...], budget: Budget,
+    generator: Generator | None = None,
 ) -> dict[str, tuple[Method, bool]]:
     """What :func:`reconstruct` runs for each name (see :func:`resolve`), checked before any
     computation: ``ValueError`` for an unknown name, a method that needs a generator
     without one, a method that splits the generator at layers it does not have, or settings a
-    method (or one it continues from) cannot run with on ``A``."""
+    method (or one it continues from) cannot run with on the forward model ``problem``."""
+    model = forward_model(problem)
     plan = {name: resolve(name) for name in methods}
     needed = {m.name: m for m, _ in plan.values()}
     for method in list(needed.values()):
@@ -59,7 +61,7 @@ def check_methods(
         raise ValueError(f"{', '.join(needing)} need a generator (e.g. invgen.generators.load_default())")
     for method in needed.values():
         if method.check is not None:
-            method.check(A, budget.of(method.name))
+            method.check(model, budget.of(method.name))
         if method.needs_layers and generator is not None:
             try:
                 layers_of(generator)
@@ -109,8 +111,9 @@ def reconstruct_samples(
     run it continues (IAGAN's CSGM) and the back-projection.
     """
     model = forward_model(problem)
+    model.check(y)
     budget = budget or Budget()
-    plan = check_methods(model.A, methods, budget, generator)
+    plan = check_methods(model, methods, budget, generator)
     runs: dict[str, Estimates] = {}
 
     def run(method: Method) -> Estimates:

@@ -11,7 +11,7 @@ import torch
 
 from invgen.forward import ForwardModel
 from invgen.generators.base import Generator
-from invgen.generators.layers import layers_of
+from invgen.generators.layers import Chain, chain_with_points
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ProgressivePrior
 from invgen.solvers.estimates import Estimates
@@ -58,14 +58,22 @@ def stage_blocks(generator: Generator, stages: int) -> list[list[str]]:
     """The generator's weights grouped into ``stages`` stages (0: one per block): stage ``s < stages``
     holds block ``s``'s weights, the last stage every remaining block's. ``ValueError`` for more
     stages than blocks."""
-    layers = layers_of(generator)
+    layers = _chain(generator, stages)
     n_blocks = layers.points + 1
     stages = stages or n_blocks
-    if stages > n_blocks:
-        raise ValueError(f"DGP has {stages} stages but the generator has {n_blocks} blocks")
-    before = [set(layers.parameters(point)) for point in range(n_blocks + 1)]
+    before = [set(layers.parameter_names(point)) for point in range(n_blocks + 1)]
     cuts = [*range(1, stages), n_blocks]
     return [sorted(before[end] - before[begin]) for begin, end in zip([0, *cuts[:-1]], cuts)]
+
+
+def split_points(generator: Generator, settings: DGPSettings) -> Chain:
+    """The generator's chain, or ``ValueError`` when it has fewer blocks than stages."""
+    return _chain(generator, settings.stages)
+
+
+def _chain(generator: Generator, stages: int) -> Chain:
+    return chain_with_points(generator, max(stages - 1, 0), "DGP",
+                             f"stages = {stages}: one block each, stages − 1 split points between them")
 
 
 def progressive_schedule(stage_steps: int):
@@ -110,8 +118,7 @@ def _run(problem: Problem, settings: DGPSettings) -> Estimates:
                progress=problem.progress)
 
 
-
 DGP = register(Method("dgp", _run, DGPSettings, PAPER_DGP,
                       summary="progressive adaptation from CSGM's starts: the generator's blocks fine-tuned from "
                       "the first to the last (Pan et al. 2020)",
-                      needs_generator=True, needs_layers=True, check=check_holdout, after="csgm"))
+                      needs_generator=True, split_points=split_points, check=check_holdout, after="csgm"))
