@@ -48,9 +48,10 @@ class Method:
     fields are made with :func:`~invgen.solvers.setting`; its defaults are invgen's);
     ``paper``: the settings the method's paper used, where they differ (``None``: the
     defaults); ``summary``: one line for the command line's help; ``needs_generator``: it
-    runs only with a generator; ``needs_layers``: it splits the generator at its intermediate
-    layers (:func:`~invgen.generators.layers.layers_of`; a generator that has none is refused
-    before any method runs); ``back_projectable``: ``NAME-bp`` back-projects each of its
+    runs only with a generator; ``split_points(generator, settings)``, for a method that splits
+    the generator between its layers: the generator's
+    :class:`~invgen.generators.layers.Chain`, or ``ValueError`` when it has too few split points
+    for these settings — called before any method runs; ``back_projectable``: ``NAME-bp`` back-projects each of its
     estimates onto ``y``; ``check(model, settings)``, if given, raises ``ValueError`` for settings
     that cannot work with the forward model ``model`` — called before any method runs; ``after``: the
     name of the method whose estimates this one continues from (``problem.start``).
@@ -62,7 +63,7 @@ class Method:
     paper: Any = None
     summary: str = ""
     needs_generator: bool = False
-    needs_layers: bool = False
+    split_points: Callable[[Generator, Any], Any] | None = None
     back_projectable: bool = True
     check: Callable[[ForwardModel, Any], None] | None = None
     after: str | None = None

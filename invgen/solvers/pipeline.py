@@ -18,7 +18,6 @@ import torch
 
 from invgen.forward import ForwardModel, forward_model
 from invgen.generators import Generator
-from invgen.generators.layers import layers_of
 from invgen.operators import LinearOperator
 from invgen.solvers.back_projection import back_project
 from invgen.solvers.estimates import Estimates
@@ -47,7 +46,7 @@ def check_methods(
 ) -> dict[str, tuple[Method, bool]]:
     """What :func:`reconstruct` runs for each name (see :func:`resolve`), checked before any
     computation: ``ValueError`` for an unknown name, a method that needs a generator
-    without one, a method that splits the generator at layers it does not have, or settings a
+    without one, a method that splits the generator at split points it does not have, or settings a
     method (or one it continues from) cannot run with on the forward model ``problem``."""
     model = forward_model(problem)
     plan = {name: resolve(name) for name in methods}
@@ -62,9 +61,9 @@ def check_methods(
     for method in needed.values():
         if method.check is not None:
             method.check(model, budget.of(method.name))
-        if method.needs_layers and generator is not None:
+        if method.split_points is not None and generator is not None:
             try:
-                layers_of(generator)
+                method.split_points(generator, budget.of(method.name))
             except ValueError as err:
                 raise ValueError(f"{method.name}: {err}") from None
     return plan
