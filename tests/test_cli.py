@@ -208,7 +208,7 @@ def test_a_failed_reconstruction_resumes_to_the_same_results_computing_only_the_
     monkeypatch.setattr(reconstruct, "reconstruct_samples", fails_on_the_third)
     argv = chunked(faces, tiny_generator, tmp_path / "twice")
     assert cli.main(argv) == 1
-    assert capsys.readouterr().err.strip() == (f"invgen reconstruct: error: rank 0 of 1 failed on images 3–3 of 4 "
+    assert capsys.readouterr().err.strip() == (f"invgen reconstruct: error: failed on images 3–3 of 4 "
                                                f"({faces[2]}): RuntimeError: killed (simulated)")
     records = tmp_path / "twice" / "records"
     assert sorted(p.name for p in records.glob("*.json")) == ["face0.json", "face1.json"]

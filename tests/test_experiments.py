@@ -210,7 +210,7 @@ def test_a_killed_or_failed_run_resumes_to_the_same_records_computing_only_the_r
     monkeypatch.setattr(runner, "reconstruct_samples", fails_on_the_third)
     assert cli.main(bench) == 1
     err = capsys.readouterr().err.strip()
-    assert err == ("invgen bench: error: rank 0 of 1 failed on faces 009003–009003: RuntimeError: out of memory "
+    assert err == ("invgen bench: error: failed on faces 009003–009003: RuntimeError: out of memory "
                    "(simulated)")
     assert sorted(p.name for p in (out / "chunks" / "inpaint").glob("*.json")) == ["009001-009001.json",
                                                                                    "009002-009002.json"]

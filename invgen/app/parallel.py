@@ -171,7 +171,8 @@ def run_share(team: Team, units: Sequence[Unit], done: Callable[[Unit], bool], w
     """Run ``work`` on this process's share of ``units``, skipping those ``done`` (their
     results are on disk); ``work`` writes each unit's results when it finishes. Returns how
     many units were computed and skipped. A unit that raises stops the run with
-    :class:`WorkFailed`, naming this process and ``describe(unit)`` (the images)."""
+    :class:`WorkFailed`, naming ``describe(unit)`` (the images) and, when several processes run,
+    this one."""
     computed = skipped = 0
     for unit in team.share(units):
         if done(unit):
@@ -182,7 +183,8 @@ def run_share(team: Team, units: Sequence[Unit], done: Callable[[Unit], bool], w
         except (UsageError, KeyboardInterrupt):
             raise
         except Exception as err:
-            raise WorkFailed(f"rank {team.rank} of {team.world} failed on {describe(unit)}: {type(err).__name__}: "
+            who = f"rank {team.rank} of {team.world} " if team.world > 1 else ""
+            raise WorkFailed(f"{who}failed on {describe(unit)}: {type(err).__name__}: "
                              f"{(str(err).splitlines() or [''])[0]}") from err
         computed += 1
         # The solvers' per-image network copies (IAGAN's, DIP's) sit in reference cycles that

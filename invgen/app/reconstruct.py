@@ -195,6 +195,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
         samples = reconstruct_samples(model, y, [method], G, encoder=encoder, budget=budget, seed=args.seed,
                                       progress=not args.quiet)[method].x
         seconds = time.time() - t0
+        check_estimates(samples, [names[i] for i in chunk], method)
         write = write_measured if args.measured else write_simulated
         scores = write(A, images, y, samples, [names[i] for i in chunk], method, out)
         for i, score in zip(chunk, scores):
@@ -219,6 +220,16 @@ def cmd_reconstruct(args: argparse.Namespace) -> None:
     elif team.lead or not team.joined:
         print(f"shard {args.shard} done; once every shard has run, merge with the same command and --merge")
     team.close()
+
+
+def check_estimates(samples: torch.Tensor, names: list[str], method: str) -> None:
+    """``ValueError`` naming the images whose estimates hold NaN or infinite values, raised
+    before any file of the chunk is written (a half-black PNG must not pass for a result)."""
+    bad = [f"{name} ({count} values)" for name, count in zip(names, (~samples.isfinite()).flatten(1).sum(1).tolist())
+           if count]
+    if bad:
+        raise ValueError(f"{method} made NaN or infinite estimates of {', '.join(bad)}; nothing of their chunk "
+                         "was written")
 
 
 def _where(team: Team) -> str:
