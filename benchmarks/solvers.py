@@ -21,6 +21,11 @@ timing does not depend on them) and ×4 super-resolution:
   over 8× the seconds per step at batch 1, same code. Goal ≤ 0.5. Also the network alone
   (forward + gradients through per-image weights) at batch 8 on the grouped path and on
   the vmap path (what every network ran on before), and 8 single-image passes.
+- IAGAN batching by kind (issue 27): the same ratio for a 64×64 network of every loader's kind
+  (untrained, widths below the public checkpoints' so a CPU run takes minutes): the PyTorch DCGAN
+  tutorial's ``netG`` (``ngf`` 32), BEGAN (``n`` 32), PGGAN (128 → 16 channels), StyleGAN2 in W
+  (128 → 16 channels, 2 mapping layers), each through its loader's chain on the grouped path
+  (known layers on stacked weights, other links through vmap one link at a time).
 - GaussianCS: seconds from construction to the first exact pseudo-inverse at
   n = 3·64², m = n/2 (``--cs-size``; sampling Φ, the Gram matrix, Cholesky, one solve),
   against DeepInverse's ``CompressedSensing`` at the same n and m, from its constructor
@@ -62,14 +67,14 @@ from pathlib import Path
 import torch
 
 from invgen.app.celeba import add_data_argument, load_celeba
-from invgen.generators import load_default
+from invgen.generators import build_began, build_dcgan, build_pggan, build_stylegan2, load_default
 from invgen.generators.face64 import build_face64
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, SuperResolution
 from invgen.priors import ImageAdaptivePrior
 from invgen.solvers import Budget, CSGMSettings, Estimates, IAGANSettings, csgm, iagan, reconstruct
 
-PARTS = ("overhead", "iagan", "gaussian-cs", "end-to-end")
+PARTS = ("overhead", "iagan", "iagan-kinds", "gaussian-cs", "end-to-end")
 
 
 def median_seconds(fn, repeats: int, device: torch.device) -> float:
@@ -152,7 +157,9 @@ def per_image_network_seconds(G, z0: torch.Tensor, grouped: bool, repeats: int, 
     prior = per_image_prior(G, z0)
     inputs = [p for group in prior.parameter_groups() for p in group["params"]]
     call = prior.network.call_grouped if grouped else prior.network.call_vmap
-    return median_seconds(lambda: torch.autograd.grad(call(prior.z).square().sum(), inputs), repeats, device)
+    # allow_unused: a StyleGAN2 searched in W never uses its mapping network's weights
+    return median_seconds(lambda: torch.autograd.grad(call(prior.z).square().sum(), inputs, allow_unused=True),
+                          repeats, device)
 
 
 def iagan_batching(G, A, b: int, rng: torch.Generator, steps: int, repeats: int, device: torch.device) -> dict:
@@ -170,6 +177,14 @@ def iagan_batching(G, A, b: int, rng: torch.Generator, steps: int, repeats: int,
     }
     return {"batch": b, "step_ms": 1e3 * batch, "single_step_ms": 1e3 * single,
             "ratio": batch / (b * single), "goal": 0.5, "network": network}
+
+
+KINDS = {
+    "dcgan": lambda: build_dcgan(latent_dim=100, width=32),
+    "began": lambda: build_began(64, latent_dim=64, width=32),
+    "pggan": lambda: build_pggan(channels=(128, 128, 64, 32, 16), latent_dim=128),
+    "stylegan2": lambda: build_stylegan2((128, 128, 64, 32, 16), style_dim=128, n_mlp=2),
+}
 
 
 def deepinv_first_pinv(shape: tuple[int, int, int], y: torch.Tensor) -> tuple[float | None, str | None]:
@@ -364,6 +379,18 @@ def main() -> None:
         print(f"  network forward + gradients, per-image weights, batch {b}: grouped {net['grouped_ms']:.1f} ms, "
               f"vmap {net['vmap_ms']:.1f} ms, {b} single images {net['single_x_batch_ms']:.1f} ms")
         report["iagan_batching"] = row
+
+    if "iagan-kinds" in args.parts:
+        b, rows = args.iagan_batch, {}
+        print(f"iagan step by kind, batch {b} / {b} single steps (goal ≤ 0.5):")
+        for kind, build in KINDS.items():
+            torch.manual_seed(0)
+            row = iagan_batching(build().to(device), A, b, rng, steps, repeats, device)
+            rows[kind] = row
+            print(f"  {kind:<10} batch {b} {row['step_ms']:7.1f} ms, batch 1 {row['single_step_ms']:6.1f} ms, "
+                  f"ratio {row['ratio']:.2f}; network grouped {row['network']['grouped_ms']:.1f} ms, "
+                  f"vmap {row['network']['vmap_ms']:.1f} ms, {b} single {row['network']['single_x_batch_ms']:.1f} ms")
+        report["iagan_batching_by_kind"] = rows
 
     if "gaussian-cs" in args.parts:
         side = args.cs_size
