@@ -179,8 +179,8 @@ def test_paper_presets_are_the_authors_and_the_command_line_offers_them(capsys, 
         cli.main(["reconstruct", "--help"])
     printed = capsys.readouterr().out
     papers = next(line for line in printed.splitlines() if "the papers' settings:" in line)
-    for shown in ("--ilo-stages 3 --ilo-steps 25 --ilo-lr 0.1 --ilo-holdout 0", "--dgp-steps 1000 --dgp-stages 5",
-                  "--mganprior-codes 20 --mganprior-steps 2000 --mganprior-holdout 0"):
+    for shown in ("--ilo-holdout 0 --ilo-stages 3 --ilo-steps 25 --ilo-lr 0.1", "--dgp-steps 1000 --dgp-stages 5",
+                  "--mganprior-holdout 0 --mganprior-codes 20 --mganprior-steps 2000"):
         assert shown in papers
     assert "--ilo-radius" not in papers and "--mganprior-point" not in papers  # no counterpart: invgen's kept
     assert "steps per stage; halved for noisy y (default 100; --paper 25)" in printed  # --ilo-steps

@@ -13,7 +13,7 @@ from invgen.operators import SuperResolution
 from invgen.priors import GenerativePrior
 from invgen.solvers import (Budget, CSGMSettings, DIPSettings, IAGANSettings, compare, csgm, dip, iagan, reconstruct,
                             reconstruct_samples, solve)
-from invgen.solvers import image_adaptive, latent_search
+from invgen.solvers import adaptation, latent_search
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -64,7 +64,7 @@ def test_poisson_data_go_through_iagan_bp_with_their_likelihood(problem, monkeyp
     G, A, x, _ = problem
     model = ForwardModel(A, noise="poisson", peak=50)
     y = model.measure(x, torch.Generator().manual_seed(0))
-    searched, adapted = record_fidelities(monkeypatch, latent_search), record_fidelities(monkeypatch, image_adaptive)
+    searched, adapted = record_fidelities(monkeypatch, latent_search), record_fidelities(monkeypatch, adaptation)
     budget = Budget(csgm=CSGMSettings(steps=5, restarts=2), iagan=IAGANSettings(steps=4))
     poisson = reconstruct(model, y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
     assert isinstance(searched[0], PoissonNLL) and searched[0].peak == 50

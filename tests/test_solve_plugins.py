@@ -301,7 +301,12 @@ def test_holdout_split_partitions_each_images_measurements_and_follows_the_seed(
     fit, check = holdout_split(y, 0.25, seed=1)
     assert (fit.mask ^ check.mask).all()  # every measurement in exactly one part
     assert (check.mask.sum(1) == 10).all()
-    assert not torch.equal(check.mask[0], check.mask[1])  # drawn per image
+    assert torch.equal(check.mask[0], check.mask[1])  # the same for every image, wherever it is in the batch
+    by_start = holdout_split(torch.zeros(6, 40), 0.25, seed=1, starts=2)[1].mask  # 3 images of 2 starts
+    assert torch.equal(by_start[0], check.mask[0]) and not torch.equal(by_start[0], by_start[1])
+    assert torch.equal(by_start[::2], by_start[0].expand(3, -1)) and torch.equal(by_start[1::2], by_start[1].expand(3, -1))
+    with pytest.raises(ValueError, match="not a whole number of images of 2 starts"):
+        holdout_split(torch.zeros(3, 40), 0.25, starts=2)
     assert torch.equal(holdout_split(y, 0.25, seed=1)[1].mask, check.mask)
     assert not torch.equal(holdout_split(y, 0.25, seed=2)[1].mask, check.mask)
     r = torch.randn(3, 40)

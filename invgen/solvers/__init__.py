@@ -22,6 +22,7 @@ from invgen.solvers.settings import NoSettings, Settings, setting
 # The built-in methods, registered in this order (the command line's order of flags).
 from invgen.solvers.classic import BICUBIC, PINV, LassoDCTSettings, bicubic_upsample, lasso_dct  # noqa: E402
 from invgen.solvers.latent_search import PAPER_CSGM, CSGMSettings, csgm, encoder_starts  # noqa: E402
+from invgen.solvers.adaptation import StopRules, adapt  # noqa: E402
 from invgen.solvers.image_adaptive import PAPER_IAGAN, IAGANSettings, iagan  # noqa: E402
 from invgen.solvers.deep_prior import DIPSettings, dip  # noqa: E402
 from invgen.solvers.intermediate_layers import PAPER_ILO, ILOSettings, ilo  # noqa: E402
@@ -34,8 +35,8 @@ __all__ = [
     "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_DGP", "PAPER_IAGAN", "PAPER_ILO", "PAPER_MGANPRIOR", "PINV", "Budget",
     "CSGMSettings", "Comparison", "DGPSettings",
     "DIPSettings", "Estimates", "IAGANSettings", "ILOSettings", "LassoDCTSettings", "MGANpriorSettings", "Method",
-    "NoSettings", "Problem", "Settings", "SolveResult", "back_project", "bicubic_upsample", "compare", "csgm", "dgp",
-    "dip", "encoder_starts", "iagan", "ilo", "lasso_dct", "mganprior",
+    "NoSettings", "Problem", "Settings", "SolveResult", "StopRules", "adapt", "back_project", "bicubic_upsample",
+    "compare", "csgm", "dgp", "dip", "encoder_starts", "iagan", "ilo", "lasso_dct", "mganprior",
     "method_names", "reconstruct", "reconstruct_samples", "register", "restart_spread", "setting", "solve",
     "unregister",
 ]

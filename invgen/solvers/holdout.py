@@ -65,11 +65,15 @@ def holdout_cells(shape: tuple[int, ...], fraction: float, block: int = 1) -> tu
 
 def holdout_split(
     y: torch.Tensor, fraction: float, seed: int = 0, block: int = 1, fidelity: Fidelity = squared_error,
+    starts: int = 1,
 ) -> tuple[Masked, Masked]:
     """``(fit, check)``: ``fidelity`` (default the squared error; the forward model's, e.g.
-    Poisson) on a random ``1 − fraction`` of each image's measurements, and on the
-    ``fraction`` left out (at least one entry each), drawn
-    independently per image with ``seed``. Used as ``solve(fidelity=fit, validation=check)``:
+    Poisson) on a random ``1 − fraction`` of each row's measurements, and on the
+    ``fraction`` left out (at least one entry each). ``y`` holds ``starts`` rows per image,
+    image-major (row ``i·starts + j``: start ``j`` of image ``i``); start ``j`` of every image
+    is split by the ``j``-th draw of ``seed`` — the same for every image, so an image's split
+    (and its estimate) does not depend on its place in the batch, nor on the batch's size.
+    Used as ``solve(fidelity=fit, validation=check)``:
     cross-validation of the measurements (Ward, IEEE Trans. Inf. Theory 2009), which keeps
     the iterate that predicts the unseen measurements best — a stop rule that needs no truth
     and no noise level.
@@ -80,11 +84,13 @@ def holdout_split(
     known neighbours.
     """
     cells = holdout_cells(tuple(y.shape[1:]), fraction, block)
+    if y.shape[0] % starts:
+        raise ValueError(f"y holds {y.shape[0]} rows, not a whole number of images of {starts} starts each")
     per_image = math.prod(cells)
     n_out = min(per_image - 1, max(1, round(fraction * per_image)))
     rng = torch.Generator().manual_seed(seed)
-    order = torch.stack([torch.randperm(per_image, generator=rng) for _ in range(y.shape[0])])
-    held = (order < n_out).view(y.shape[0], *cells)
+    draws = torch.stack([torch.randperm(per_image, generator=rng) for _ in range(starts)])
+    held = (draws < n_out).repeat(y.shape[0] // starts, 1).view(y.shape[0], *cells)
     if block > 1:
         held = held.repeat_interleave(block, 2).repeat_interleave(block, 3)[..., :y.shape[2], :y.shape[3]]
         held = held.expand_as(y)

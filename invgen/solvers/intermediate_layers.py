@@ -13,30 +13,27 @@ from invgen.generators.layers import Chain, chain_with_points
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import IntermediateLayerPrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.image_adaptive import check_holdout, continuation, fit_adaptation
+from invgen.solvers.adaptation import StopRules, adapt, check_holdout, continuation
 from invgen.solvers.loop import Callback, Penalty
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
-from invgen.solvers.settings import Settings, setting
-from invgen.validation import count, fraction, nonnegative, positive, whole
+from invgen.solvers.settings import setting
+from invgen.validation import count, nonnegative, positive
 
 
 @dataclass(frozen=True)
-class ILOSettings(Settings):
+class ILOSettings(StopRules):
     """Stage ``s`` (``s = 0 … stages − 1``) optimises a deviation ``δ`` of the features at split
     point ``first + s`` (:mod:`invgen.generators.layers`; 1 is after the first block) by
     projected Adam (``lr``) for ``steps`` steps, ``‖δ_i‖₁ ≤ radius·‖h_i‖₁`` with ``h_i`` the
-    features of the previous stage's solution there; the stop rules are IAGAN's
-    (``holdout``, ``holdout_block``; halved steps and the discrepancy principle under noise)."""
+    features of the previous stage's solution there; the stop rules are the adapting methods'
+    (:class:`~invgen.solvers.adaptation.StopRules`)."""
 
     first: int = setting(1, "the first split point optimised (1: after the generator's first block)", count)
     stages: int = setting(2, "split points optimised one after another, from the first", count)
     steps: int = setting(100, "steps per stage; halved for noisy y", count)
     lr: float = setting(0.01, "learning rate of the deviations", positive)
     radius: float = setting(0.1, "ℓ1 radius of each stage's deviation, relative to ‖features‖₁", nonnegative)
-    holdout: float = setting(0.2, "share of the measurements left out, keeping the iterate that predicts them best "
-                                  "(not under Gaussian noise; 0: keep the smallest objective)", fraction)
-    holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
 
 
 #: The ILO authors' settings where invgen has a counterpart (github.com/giannisdaras/ilo: README.md's
@@ -71,19 +68,18 @@ def ilo(
     the generator's split points."""
     model = continuation(problem, y, generator, start)
     layers = split_points(generator, settings)
-    z, y_rows = start.z.flatten(0, 1), y.repeat_interleave(start.k, dim=0)
+    z = start.z.flatten(0, 1)
     with torch.no_grad():
         features = layers.run(z, z, 0, settings.first)
     points = range(settings.first, settings.first + settings.stages)
     for point in points:
         prior = IntermediateLayerPrior(generator, z, features, point, radius=settings.radius, lr=settings.lr)
-        result = fit_adaptation(model, y_rows, prior, settings.steps, settings.holdout, settings.holdout_block,
-                                seed=seed, penalty=penalty, callbacks=callbacks, progress=progress,
-                                desc=f"ilo {point - settings.first + 1}/{settings.stages}")
+        estimates = adapt(model, y, prior, settings.steps, settings, starts=start.k, seed=seed, penalty=penalty,
+                          callbacks=callbacks, progress=progress, desc=f"ilo {point - settings.first + 1}/{settings.stages}")
         if point < points[-1]:  # the next stage starts from this one's solution, one block deeper
             with torch.no_grad():
-                features = layers.run(result.state["features"], z, point, point + 1)
-    return Estimates.from_rows(result, start.k)
+                features = layers.run(estimates.solve.state["features"], z, point, point + 1)
+    return estimates
 
 
 def split_points(generator: Generator, settings: ILOSettings) -> Chain:

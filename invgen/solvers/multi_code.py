@@ -13,31 +13,28 @@ from invgen.generators.layers import Chain, chain_with_points
 from invgen.operators import LinearOperator
 from invgen.priors.intermediate import MultiCodePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.image_adaptive import check_holdout, continuation, fit_adaptation
+from invgen.solvers.adaptation import StopRules, adapt, check_holdout, continuation
 from invgen.solvers.loop import Callback, Penalty
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
-from invgen.solvers.settings import Settings, setting
-from invgen.validation import count, fraction, positive, whole
+from invgen.solvers.settings import setting
+from invgen.validation import count, positive
 
 
 @dataclass(frozen=True)
-class MGANpriorSettings(Settings):
+class MGANpriorSettings(StopRules):
     """``codes`` latents per estimate composed at split point ``point``
     (:mod:`invgen.generators.layers`): the first is CSGM's latent with importance 1, the others
     seeded draws of the latent law with importance 0, so the search starts where CSGM ended;
     codes (``lr_z``) and importances (``lr_alpha``) are fitted by Adam for ``steps`` steps with
-    IAGAN's stop rules (``holdout``, ``holdout_block``; halved steps and the discrepancy
-    principle under noise). The paper composes 20 codes (PGGAN, StyleGAN)."""
+    the adapting methods' stop rules (:class:`~invgen.solvers.adaptation.StopRules`). The paper
+    composes 20 codes (PGGAN, StyleGAN)."""
 
     codes: int = setting(8, "latent codes per estimate", count)
     point: int = setting(2, "split point where the codes' features are composed", count)
     steps: int = setting(200, "steps; halved for noisy y", count)
     lr_z: float = setting(0.01, "learning rate of the codes", positive)
     lr_alpha: float = setting(0.01, "learning rate of the per-channel importances", positive)
-    holdout: float = setting(0.2, "share of the measurements left out, keeping the iterate that predicts them best "
-                                  "(not under Gaussian noise; 0: keep the smallest objective)", fraction)
-    holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
 
 
 #: The mGANprior authors' settings where invgen has a counterpart (github.com/genforce/mganprior):
@@ -75,10 +72,8 @@ def mganprior(
     importance[:, 0] = 1
     prior = MultiCodePrior(generator, codes, importance, settings.point, lr_z=settings.lr_z,
                            lr_alpha=settings.lr_alpha)
-    result = fit_adaptation(model, y.repeat_interleave(start.k, dim=0), prior, settings.steps, settings.holdout,
-                            settings.holdout_block, seed=seed, penalty=penalty, callbacks=callbacks,
-                            progress=progress, desc="mganprior")
-    return Estimates.from_rows(result, start.k)
+    return adapt(model, y, prior, settings.steps, settings, starts=start.k, seed=seed, penalty=penalty,
+                 callbacks=callbacks, progress=progress, desc="mganprior")
 
 
 def split_points(generator: Generator, settings: MGANpriorSettings) -> Chain:

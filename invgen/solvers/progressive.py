@@ -15,28 +15,25 @@ from invgen.generators.layers import Chain, chain_with_points
 from invgen.operators import LinearOperator
 from invgen.priors.image_adaptive import ProgressivePrior
 from invgen.solvers.estimates import Estimates
-from invgen.solvers.image_adaptive import adaptation_steps, check_holdout, continuation, fit_adaptation
+from invgen.solvers.adaptation import StopRules, adapt, adaptation_steps, check_holdout, continuation
 from invgen.solvers.loop import Callback, Penalty
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import register
-from invgen.solvers.settings import Settings, setting
-from invgen.validation import PRECISIONS, count, fraction, positive, precision, whole
+from invgen.solvers.settings import setting
+from invgen.validation import PRECISIONS, count, positive, precision, whole
 
 
 @dataclass(frozen=True)
-class DGPSettings(Settings):
+class DGPSettings(StopRules):
     """``steps`` in all (halved for noisy y), split evenly between ``stages`` (0: one per block
     of the generator, :mod:`invgen.generators.layers`); stage ``s`` trains the latent and the
     weights of blocks ``1 … s`` (the last stage every block), at IAGAN's learning rates, with
-    IAGAN's stop rules (``holdout``, ``holdout_block``, the discrepancy principle under noise)."""
+    the adapting methods' stop rules (:class:`~invgen.solvers.adaptation.StopRules`)."""
 
     steps: int = setting(200, "steps in all, split evenly between the stages; halved for noisy y", count)
     stages: int = setting(0, "stages, each opening the next block (0: one per block)", whole)
     lr_z: float = setting(1e-4, "learning rate for z", positive)
     lr_theta: float = setting(1e-4, "learning rate for the opened blocks' weights", positive)
-    holdout: float = setting(0.2, "share of the measurements left out, keeping the iterate that predicts them best "
-                                  "(not under Gaussian noise; 0: keep the smallest objective)", fraction)
-    holdout_block: int = setting(0, "side of the held-out squares (0: from the operator)", whole)
     precision: str = setting("float32", "the generator's arithmetic: float32, or mixed bfloat16 or float16", precision)
 
 
@@ -106,11 +103,9 @@ def dgp(
     blocks = stage_blocks(generator, settings.stages)
     stage_steps = math.ceil(adaptation_steps(model, settings.steps) / len(blocks))
     prior = ProgressivePrior(generator, start.z.flatten(0, 1), blocks, lr_z=settings.lr_z, lr_theta=settings.lr_theta)
-    result = fit_adaptation(model, y.repeat_interleave(start.k, dim=0), prior, settings.steps, settings.holdout,
-                            settings.holdout_block, seed=seed, penalty=penalty, callbacks=callbacks,
-                            schedule=progressive_schedule(stage_steps), precision=PRECISIONS[settings.precision],
-                            progress=progress, desc="dgp")
-    return Estimates.from_rows(result, start.k)
+    return adapt(model, y, prior, settings.steps, settings, starts=start.k, seed=seed, penalty=penalty,
+                 callbacks=callbacks, schedule=progressive_schedule(stage_steps),
+                 precision=PRECISIONS[settings.precision], progress=progress, desc="dgp")
 
 
 def _run(problem: Problem, settings: DGPSettings) -> Estimates:
