@@ -19,8 +19,9 @@ from invgen.priors import ImageAdaptivePrior
 from invgen.solvers import CSGMSettings, IAGANSettings, csgm, iagan, solve
 
 
-def total_variation(x: torch.Tensor, weight: float = 0.02) -> torch.Tensor:
-    """``weight · TV(x)`` per image (anisotropic total variation) of ``(B, C, H, W)`` images."""
+def total_variation(x: torch.Tensor, params: dict[str, torch.Tensor], weight: float = 0.02) -> torch.Tensor:
+    """``weight · TV(x)`` per image (anisotropic total variation) of ``(B, C, H, W)`` images: a
+    penalty on the images, so it leaves the prior's parameters ``params`` alone."""
     return weight * (x.diff(dim=-1).abs().flatten(1).sum(1) + x.diff(dim=-2).abs().flatten(1).sum(1))
 
 

@@ -31,7 +31,8 @@ def load(name: str):
 
 def test_the_examples_are_the_research_scripts():
     assert {p.stem for p in EXAMPLES} == {"quickstart", "robust_fidelity", "sparse_deviations", "custom_operator",
-                                          "own_generator", "method_study", "uncertainty", "comparison", "poisson"}
+                                          "own_generator", "method_study", "uncertainty", "comparison", "poisson",
+                                          "anchored_iagan"}
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
@@ -47,7 +48,7 @@ def test_an_example_imports_only_the_public_library(path):
 
 
 @pytest.mark.parametrize("name", ["quickstart", "robust_fidelity", "sparse_deviations", "custom_operator",
-                                  "own_generator", "uncertainty"])
+                                  "own_generator", "uncertainty", "anchored_iagan"])
 def test_an_example_writes_its_panel_and_finite_scores(name, tmp_path, capsys):
     out = tmp_path / f"{name}.png"
     scores = load(name).main(steps=STEPS, out=str(out))
@@ -74,6 +75,25 @@ def test_custom_operator_passes_check_and_a_broken_adjoint_does_not():
     A = Grayscale((3, 4, 4))
     y = torch.rand(2, *A.out_shape, dtype=torch.float64)
     assert torch.allclose(A(A.pinv(y)), y)  # the closed-form pseudo-inverse is a right inverse
+
+
+def test_iagan_with_weights_anchored_to_the_pretrained_ones_is_iagan_at_lambda_0():
+    import torch
+
+    from invgen.generators.face64 import build_face64
+    from invgen.operators import SuperResolution
+    from invgen.solvers import CSGMSettings, IAGANSettings, csgm, iagan
+
+    torch.manual_seed(0)
+    G, A = build_face64(8, 4), SuperResolution((3, 64, 64), 8)
+    y = A(torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1)))
+    start = csgm(A, y, G, CSGMSettings(steps=3, restarts=2), progress=False)
+    settings = IAGANSettings(steps=6, lr_theta=1e-2)
+    anchor = load("anchored_iagan").weight_anchor
+    plain = iagan(A, y, G, start, settings, progress=False)
+    assert torch.equal(iagan(A, y, G, start, settings, penalty=anchor(G, 0.0), progress=False).x, plain.x)
+    stiff = iagan(A, y, G, start, settings, penalty=anchor(G, 1e4), progress=False)  # θᵢ held at θ
+    assert (stiff.x - start.x).norm() < 0.5 * (plain.x - start.x).norm()
 
 
 def test_method_study_prints_a_row_per_budget_and_method_and_writes_json(tmp_path, capsys):

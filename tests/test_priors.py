@@ -38,6 +38,12 @@ def test_all_priors_follow_the_contract():
             assert group["lr"] > 0
             assert all(p.requires_grad and p.shape[0] == 3 for p in group["params"])
         assert all(v.shape[0] == 3 for v in prior.state().values())
+        # a penalty reads the same tensors by name, whatever the order of the groups
+        optimised = [p for group in prior.parameter_groups() for p in group["params"]]
+        named = prior.named_parameters()
+        assert {id(p) for p in named.values()} == {id(p) for p in optimised} and len(named) == len(optimised)
+    names = ImageAdaptivePrior(G, z, lr_z=1e-4, lr_theta=1e-4).named_parameters()
+    assert list(names) == ["z", *(f"theta.{name}" for name, _ in G.named_parameters())]
 
 
 def test_generative_prior_optimises_only_z_and_penalises_its_norm():

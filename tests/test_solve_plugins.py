@@ -28,6 +28,9 @@ class PixelPrior(Prior):
     def parameter_groups(self):
         return [{"params": [self.p], "lr": self.lr}]
 
+    def named_parameters(self):
+        return {"p": self.p}
+
     def __call__(self):
         x = self.p * 1.0
         self.made.append(x)
@@ -159,18 +162,20 @@ def test_a_penalty_given_to_solve_is_added_to_the_priors_own(cs):
     def own(x):
         return x.flatten(1).sum(1)
 
-    def pull_to_zero(x):
+    def pull_to_zero(x, params):
+        assert list(params) == ["p"] and params["p"] is prior.p  # the prior's parameters by name
         return 10.0 * x.flatten(1).square().sum(1)
 
     prior = PixelPrior(_rand(2, *SHAPE), penalty_fn=own)
     result = solve(cs, y, prior, 40, penalty=pull_to_zero, progress=False)
     for step in (0, 39):  # the objective of every step is fidelity + the prior's + the given penalty
         x = prior.made[step].detach()
-        torch.testing.assert_close(result.history[step], squared_error(cs(x), y) + own(x) + pull_to_zero(x))
+        expected = squared_error(cs(x), y) + own(x) + pull_to_zero(x, {"p": prior.p})
+        torch.testing.assert_close(result.history[step], expected)
     plain = solve(cs, y, PixelPrior(_rand(2, *SHAPE)), 40, progress=False)
     assert (result.x.flatten(1).norm(dim=1) < 0.5 * plain.x.flatten(1).norm(dim=1)).all()
     with pytest.raises(ValueError, match=r"the penalty must return one value per image, shape \(2,\)"):
-        solve(cs, y, PixelPrior(torch.zeros(2, *SHAPE)), 3, penalty=lambda x: x.sum(), progress=False)
+        solve(cs, y, PixelPrior(torch.zeros(2, *SHAPE)), 3, penalty=lambda x, params: x.sum(), progress=False)
 
 def test_the_optimiser_factory_and_the_schedule_are_used(cs):
     y = cs(_rand(2, *SHAPE))

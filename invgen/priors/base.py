@@ -10,6 +10,9 @@ class Prior:
     - ``parameter_groups()``: ``[{"params": [tensors], "lr": float}, ...]``, ready for
       ``torch.optim.Adam``. Every tensor belongs to one image (first dim indexes images),
       so that fitting a batch is fitting each image on its own.
+    - ``named_parameters()``: the same tensors by name, ``{"z": z, ...}``: what a penalty
+      given to :func:`~invgen.solvers.solve` reads (``penalty(x, params)``), so that it
+      does not depend on the order of the groups. Needed only by such a penalty.
     - ``__call__()``: the current images.
     - ``penalty(x)``: a per-image ``(B,)`` term added to the data fit, or ``None``; ``x``
       is the current image batch ``(B, C, H, W)`` the solver has just made with
@@ -24,6 +27,10 @@ class Prior:
 
     def parameter_groups(self) -> list[dict]:
         raise NotImplementedError
+
+    def named_parameters(self) -> dict[str, torch.Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} does not name its parameters (named_parameters()), "
+                                  "which a penalty reads them by")
 
     def __call__(self) -> torch.Tensor:
         raise NotImplementedError

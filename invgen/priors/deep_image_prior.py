@@ -126,5 +126,9 @@ class DeepImagePrior(Prior):
     def parameter_groups(self) -> list[dict]:
         return [{"params": list(self.network.params.values()), "lr": self.lr}]
 
+    def named_parameters(self) -> dict[str, torch.Tensor]:
+        """``"theta.NAME"`` for each weight of the network, ``(B, *shape)``."""
+        return {f"theta.{name}": p for name, p in self.network.params.items()}
+
     def __call__(self) -> torch.Tensor:
         return self.network(self.noise.expand(self.n, *self.noise.shape))

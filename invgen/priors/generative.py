@@ -40,6 +40,9 @@ class GenerativePrior(Prior):
     def parameter_groups(self) -> list[dict]:
         return [{"params": [self.z], "lr": self.lr}]
 
+    def named_parameters(self) -> dict[str, torch.Tensor]:
+        return {"z": self.z}
+
     def __call__(self) -> torch.Tensor:
         if not self.generator.training:
             return self.generator(self.z)

@@ -42,6 +42,11 @@ class ImageAdaptivePrior(Prior):
             {"params": list(self.network.params.values()), "lr": self.lr_theta},
         ]
 
+    def named_parameters(self) -> dict[str, torch.Tensor]:
+        """``"z"``, and ``"theta.NAME"`` for each ``NAME`` of ``generator.named_parameters()``:
+        ``(B, *shape)``, image ``i``'s copy on row ``i``."""
+        return {"z": self.z, **{f"theta.{name}": p for name, p in self.network.params.items()}}
+
     def __call__(self) -> torch.Tensor:
         return self.network(self.z)
 

@@ -50,6 +50,9 @@ class IntermediateLayerPrior(Prior):
     def parameter_groups(self) -> list[dict]:
         return [{"params": [self.delta], "lr": self.lr}]
 
+    def named_parameters(self) -> dict[str, torch.Tensor]:
+        return {"delta": self.delta}
+
     def __call__(self) -> torch.Tensor:
         raw = self.layers.run(self.features + self.delta, self.z, self.point, self.layers.points + 1)
         return self.generator.to_unit(raw)
@@ -82,6 +85,9 @@ class MultiCodePrior(Prior):
 
     def parameter_groups(self) -> list[dict]:
         return [{"params": [self.z], "lr": self.lr_z}, {"params": [self.alpha], "lr": self.lr_alpha}]
+
+    def named_parameters(self) -> dict[str, torch.Tensor]:
+        return {"z": self.z, "alpha": self.alpha}
 
     def __call__(self) -> torch.Tensor:
         b, n, d = self.z.shape

@@ -18,7 +18,7 @@ from invgen.validation import check_settings, nonnegative
 
 
 Callback = Callable[[int, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]], torch.Tensor | None]
-Penalty = Callable[[torch.Tensor], torch.Tensor]
+Penalty = Callable[[torch.Tensor, dict[str, torch.Tensor]], torch.Tensor]
 Optimizer = Callable[[list[dict]], torch.optim.Optimizer]
 Schedule = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
 
@@ -130,10 +130,12 @@ def solve(
     model's (its noise's negative log-likelihood: ``‖y_i − A x_i‖²``, no ½, for Gaussian
     noise or none; the Poisson one for Poisson noise) unless given: any ``(Ax, y) → (B,)``
     (see :mod:`invgen.fidelity`). The regulariser ``r`` is the
-    prior's own ``prior.penalty(x)`` (e.g. CSGM's ``λ‖z‖²``) plus ``penalty(x)``, any
-    differentiable ``(B, C, H, W) → (B,)`` of the current images (total variation, a
-    perceptual term, or a latent penalty reading the prior's parameters) — no new prior
-    class needed.
+    prior's own ``prior.penalty(x)`` (e.g. CSGM's ``λ‖z‖²``) plus ``penalty(x, params)``, any
+    differentiable ``→ (B,)`` of the current images ``x`` ``(B, C, H, W)`` and the prior's
+    parameters by name, ``params = prior.named_parameters()`` (e.g. ``params["z"]``, or
+    IAGAN's per-image weights ``params["theta.NAME"]``, image ``i`` on row ``i``): total
+    variation, a perceptual term, a latent penalty or one pulling adapted weights back to
+    the pretrained ones — no new prior class needed.
 
     ``validation``, if given, is a second ``(Ax, y) → (B,)`` that chooses the iterate kept
     (its smallest value, not the objective's) and drives ``patience`` — e.g. the error on
@@ -189,6 +191,7 @@ def solve(
                          f"measured in y, got {tuple(reference.shape)}")
     groups = prior.parameter_groups()
     params = [p for group in groups for p in group["params"]]
+    named = prior.named_parameters() if penalty is not None else {}
     opt = optimizer(groups)
     scheduler = schedule(opt) if schedule is not None else None
     stops_at_noise = discrepancy is not None and model.noise.known_level and not model.noiseless
@@ -216,7 +219,7 @@ def solve(
         data = fidelity(Ax, y)
         _check_per_image(data, b, "the fidelity")
         objective = data
-        for term, what in ((prior.penalty(x), "the prior's penalty"), (penalty and penalty(x), "the penalty")):
+        for term, what in ((prior.penalty(x), "the prior's penalty"), (penalty and penalty(x, named), "the penalty")):
             _check_per_image(term, b, what)
             objective = objective if term is None else objective + term
         # A frozen image's iterate no longer changes: its record stays at its stop step.
