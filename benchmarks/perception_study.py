@@ -2,12 +2,14 @@
 
 On the *tuning* faces (the last ``--n-images`` of the CelebA val split; never the faces the
 experiments report), for one generator and each task (SR ×4 and ×8 by default), every row
-is scored by PSNR (distortion), ST-LPIPS (perceptual distance, lower is closer;
-:func:`invgen.metrics.st_lpips`) and sharpness (the estimate's high-frequency energy over the
-truth's, 1 = as detailed):
+is scored by PSNR (distortion), two perceptual judges — ST-LPIPS (learned perceptual distance,
+lower is closer; :func:`invgen.metrics.st_lpips`; it rewards texture, and rewarded DIP's colour
+speckle) and HaarPSI (no learned weights, higher is closer; :func:`invgen.metrics.haarpsi`) —
+MS-GMSD (no learned weights, lower is closer) and sharpness (the estimate's high-frequency
+energy over the truth's, 1 = as detailed):
 
-- the baselines: bicubic, and DIP (``--dip-steps``; 0 skips it, it does not depend on the
-  generator);
+- the baselines: bicubic, and DIP (invgen's, with the input noise of its paper; ``--dip-steps``;
+  0 skips it, it does not depend on the generator);
 - from one CSGM search with invgen's budget (``K`` starts, 1000 steps, latent penalty
   1e-3): ``csgm-bp`` with the ``K`` back-projected estimates averaged (``avg``, invgen's
   default) or each face's best start (``best``, the paper's pick);
@@ -15,7 +17,8 @@ truth's, 1 = as detailed):
   every measurement and keep the smallest objective), ``avg`` and ``best`` again.
 
 It prints the table, writes JSON (means and per-face values) and the trade-off figure —
-PSNR against ST-LPIPS for every row, one panel per task — beside it.
+PSNR against ST-LPIPS (top) and against HaarPSI (bottom) for every row, one column per task —
+beside it.
 
 ``--faces val`` scores the first ``--n-images`` faces of the val split instead: the faces the
 experiments report, for reporting a setting chosen on the tuning faces, never for choosing.
@@ -37,30 +40,36 @@ from generator_study import sharpness, tuning_faces
 from invgen.app.celeba import add_data_argument, load_celeba
 from invgen.app.tasks import make_operator
 from invgen.generators import SPEC_HELP, load_generator
-from invgen.metrics import psnr, st_lpips
+from invgen.metrics import scores
 from invgen.solvers import (CSGMSettings, DIPSettings, Estimates, IAGANSettings, back_project, bicubic_upsample, csgm,
                             dip, iagan)
 
+SCORED = ("psnr", "st_lpips", "haarpsi", "ms_gmsd")
+
 
 def figure(rows: list[dict], tasks: list[str], path: Path) -> None:
-    """PSNR (x) against ST-LPIPS (y, lower is better) of every row, one panel per task."""
+    """PSNR (x) against ST-LPIPS (top row, lower is better) and HaarPSI (bottom row, higher is
+    better) of every row, one column per task."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6.5 * len(tasks), 5.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        for r in (r for r in rows if r["task"] == task):
-            family = r["method"].split()[0]
-            marker = {"bicubic": "s", "dip": "D", "csgm-bp": "o", "iagan-bp": "^"}[family]
-            ax.scatter(r["psnr"], r["st_lpips"], marker=marker, s=36,
-                       color="C0" if "avg" in r["method"] else "C3" if "best" in r["method"] else "k")
-            ax.annotate(r["method"], (r["psnr"], r["st_lpips"]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-        ax.set(title=f"{task}: perception–distortion (tuning faces)", xlabel="PSNR (dB) →",
-               ylabel="ST-LPIPS (lower is closer) ↓")
-        ax.invert_yaxis()
-        ax.grid(alpha=0.3)
+    judges = (("st_lpips", "ST-LPIPS (learned; lower is closer) ↓", True),
+              ("haarpsi", "HaarPSI (no learned weights; higher is closer) ↑", False))
+    fig, axes = plt.subplots(2, len(tasks), figsize=(6.5 * len(tasks), 10.4), squeeze=False)
+    for (key, label, lower_is_better), row in zip(judges, axes):
+        for ax, task in zip(row, tasks):
+            for r in (r for r in rows if r["task"] == task):
+                family = r["method"].split()[0]
+                marker = {"bicubic": "s", "dip": "D", "csgm-bp": "o", "iagan-bp": "^"}[family]
+                ax.scatter(r["psnr"], r[key], marker=marker, s=36,
+                           color="C0" if "avg" in r["method"] else "C3" if "best" in r["method"] else "k")
+                ax.annotate(r["method"], (r["psnr"], r[key]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+            ax.set(title=f"{task}: perception–distortion (tuning faces)", xlabel="PSNR (dB) →", ylabel=label)
+            if lower_is_better:
+                ax.invert_yaxis()
+            ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -90,11 +99,12 @@ def main() -> None:
     rows: list[dict] = []
 
     def record(task: str, method: str, x: torch.Tensor, seconds: float) -> None:
-        scores = {"psnr": psnr(x, faces), "st_lpips": st_lpips(x, faces), "sharpness": sharpness(x, faces)}
-        rows.append({"task": task, "method": method, **{m: v.mean().item() for m, v in scores.items()},
-                     "seconds": seconds, **{f"{m}_per_image": v.tolist() for m, v in scores.items()}})
-        print(f"{task:<5} {method:<26} {rows[-1]['psnr']:>7.2f} {rows[-1]['st_lpips']:>9.3f} "
-              f"{rows[-1]['sharpness']:>9.2f} {seconds:>7.0f}", flush=True)
+        values = {**{k: v for k, v in scores(x, faces).items() if k in SCORED}, "sharpness": sharpness(x, faces)}
+        rows.append({"task": task, "method": method, **{m: v.mean().item() for m, v in values.items()},
+                     "seconds": seconds, **{f"{m}_per_image": v.tolist() for m, v in values.items()}})
+        r = rows[-1]
+        print(f"{task:<5} {method:<26} {r['psnr']:>7.2f} {r['st_lpips']:>9.3f} {r['haarpsi']:>8.3f} "
+              f"{r['ms_gmsd']:>8.3f} {r['sharpness']:>9.2f} {seconds:>7.0f}", flush=True)
 
     def averaged_and_best(task: str, name: str, x: Estimates, best: torch.Tensor, seconds: float) -> None:
         """The ensemble of the starts, and the start CSGM's objective picks (the paper's)."""
@@ -102,7 +112,8 @@ def main() -> None:
         record(task, f"{name} best", x.x[torch.arange(len(faces)), best], seconds)
 
     print(f"{args.generator}: {len(faces)} {args.faces} faces, K = {k} starts")
-    print(f"{'task':<5} {'method':<26} {'PSNR':>7} {'ST-LPIPS':>9} {'sharpness':>9} {'time s':>7}")
+    print(f"{'task':<5} {'method':<26} {'PSNR':>7} {'ST-LPIPS':>9} {'HaarPSI':>8} {'MS-GMSD':>8} {'sharpness':>9} "
+          f"{'time s':>7}")
     for task in args.tasks:
         A = make_operator(task, tuple(faces.shape[1:]))
         y = A(faces)

@@ -52,6 +52,7 @@ def test_reconstruct_writes_estimates_and_metrics(tmp_path, tiny_generator, face
     assert metrics["budget"]["csgm.restarts"] == 4 and metrics["budget"]["csgm.average"] is True
     assert np.isfinite(metrics["images"]["face"]["psnr"])
     assert 0 < metrics["images"]["face"]["st_lpips"] < 1
+    assert 0 < metrics["images"]["face"]["haarpsi"] <= 1 and metrics["images"]["face"]["ms_gmsd"] >= 0
     # The default budget averages 4 starts: their disagreement is written as an uncertainty map.
     face = metrics["images"]["face"]
     assert face["restart_spread_image"] == "face_iagan-bp_restart_spread.png"
@@ -156,9 +157,10 @@ def test_demo_with_a_tiny_budget(tmp_path, monkeypatch, capsys):
     metrics = written["metrics"]
     assert set(metrics) == {"bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "dip"}
     table = capsys.readouterr().out
-    assert "ST-LPIPS" in table
-    for name, m in metrics.items():  # each row prints the perceptual distance it stored
+    assert "ST-LPIPS" in table and "HaarPSI" in table
+    for name, m in metrics.items():  # each row prints both perceptual judges it stored
         assert 0 < m["st_lpips"] < 1 and f"{m['st_lpips']:.3f}" in table, name
+        assert 0 < m["haarpsi"] <= 1 and f"{m['haarpsi']:.3f}" in table, name
     with Image.open(tmp_path / "demo.png") as img:
         assert img.width > 8 * 128
 

@@ -90,6 +90,11 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     assert all(0 < row["st_lpips"] < 2 for row in methods.values()) and "ST-LPIPS ↓" in report
     assert {row["method"] for row in results["paired"]} == set(methods) - {"iagan-bp"}
     assert "iagan-bp ahead in PSNR" in report
+    # … and both perceptual judges: the learned one and HaarPSI, which has no learned weights.
+    assert all(0 < row["haarpsi"] <= 1 and row["ms_gmsd"] >= 0 for row in methods.values())
+    assert "HaarPSI ↑" in report and "MS-GMSD ↓" in report and "iagan-bp ahead in HaarPSI" in report
+    assert all("haarpsi_gain" in row for row in results["paired"])
+    assert "PSNR (dB) | ST-LPIPS | HaarPSI" in report
     assert not (out / "examples_columns.txt").exists()  # the column names are in the panel itself
 
 

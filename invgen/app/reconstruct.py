@@ -321,7 +321,7 @@ def merge(args: argparse.Namespace, method: str, names: list[str], key: str, out
         print(f"\nwrote estimates{maps}, measured and re-measured images (NAME_measured.png, "
               f"NAME_{method}_remeasured.png) and metrics.json to {out}/")
         return
-    print(f"\n{args.task}, {method} (PSNR/SSIM/ST-LPIPS against the input image), {seconds:.1f} s")
+    print(f"\n{args.task}, {method} (scored against the input image), {seconds:.1f} s")
     print(f"{'image':<16} {SCORE_HEAD}")
     for name, m in per_image.items():
         print(score_line(name, m))

@@ -18,20 +18,18 @@ import torch
 
 from invgen.forward import ForwardModel, forward_model
 from invgen.generators import Generator
-from invgen.metrics import psnr, ssim, st_lpips
+from invgen.metrics import scores
 from invgen.operators import LinearOperator
 from invgen.solvers.pipeline import reconstruct_samples
 from invgen.solvers.registry import Budget
 
-METRICS = ("mse", "psnr", "ssim", "st_lpips", "lpips", "spread", "spread_error_r", "seconds")
+METRICS = ("mse", "psnr", "ssim", "st_lpips", "haarpsi", "ms_gmsd", "lpips", "spread", "spread_error_r", "seconds")
 #: The method every other is compared with, face by face: invgen's default.
 REFERENCE = "iagan-bp"
-
-
-def scores(x: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
-    """MSE, PSNR, SSIM and ST-LPIPS of each estimate ``x`` against ``truth``, ``(B,)`` each."""
-    return {"mse": (x - truth).flatten(1).pow(2).mean(1), "psnr": psnr(x, truth), "ssim": ssim(x, truth),
-            "st_lpips": st_lpips(x, truth)}
+#: The metrics of the paired differences, with the sign that makes a positive gain the reference's
+#: lead; PSNR and ST-LPIPS are in every record, HaarPSI in those made since it was scored.
+PAIRED = (("psnr", 1.0), ("st_lpips", -1.0), ("haarpsi", 1.0))
+REQUIRED = ("psnr", "st_lpips")
 
 
 def _groups(records: list[dict]) -> dict[tuple[str | None, str], list[dict]]:
@@ -62,10 +60,11 @@ def summarise(records: list[dict], metrics: Sequence[str] = METRICS) -> list[dic
 
 def paired_differences(records: list[dict], reference: str = REFERENCE) -> list[dict]:
     """Image by image, how far ``reference`` is ahead of each other method of its setting:
-    ``psnr_gain`` = PSNR(reference) − PSNR(method) and ``st_lpips_gain`` = ST-LPIPS(method) −
-    ST-LPIPS(reference) (positive: the reference is better on that axis), each as mean,
-    standard error over the images and the number of images where the reference is better.
-    Settings without the reference give no row; records without both metrics, none at all."""
+    ``psnr_gain`` = PSNR(reference) − PSNR(method), ``st_lpips_gain`` = ST-LPIPS(method) −
+    ST-LPIPS(reference) and, where every record has it, ``haarpsi_gain`` = HaarPSI(reference) −
+    HaarPSI(method) (positive: the reference is better on that axis), each as mean, standard
+    error over the images and the number of images where the reference is better. Settings
+    without the reference give no row; records without PSNR and ST-LPIPS, none at all."""
     by_key = {(r.get("setting"), r["method"], r["image"]): r for r in records}
     rows = []
     for (setting, method), rs in _groups(records).items():
@@ -73,9 +72,11 @@ def paired_differences(records: list[dict], reference: str = REFERENCE) -> list[
             continue
         row = {**({"setting": setting} if setting is not None else {}), "method": method, "reference": reference,
                "n_images": len(rs)}
-        for metric, sign in (("psnr", 1.0), ("st_lpips", -1.0)):
+        for metric, sign in PAIRED:
             if not all(metric in r for r in rs):
-                return []
+                if metric in REQUIRED:
+                    return []
+                continue
             gains = [sign * (by_key[(setting, reference, r["image"])][metric] - r[metric]) for r in rs]
             row[f"{metric}_gain"], row[f"{metric}_gain_sem"] = _mean_and_sem(gains)
             row[f"{metric}_wins"] = sum(g > 0 for g in gains)
@@ -90,8 +91,10 @@ def _fmt(value: float | None, spec: str) -> str:
 
 def markdown_table(rows: list[dict]) -> str:
     """:func:`summarise`'s rows as a markdown table: MSE, PSNR ± s.e.m., SSIM and, where every
-    row has them, ST-LPIPS ± s.e.m., LPIPS and the restarts' spread scores."""
-    has = {key: all(key in r for r in rows) for key in ("setting", "st_lpips", "lpips", "seconds")}
+    row has them, ST-LPIPS ± s.e.m., HaarPSI ± s.e.m., MS-GMSD, LPIPS and the restarts' spread
+    scores."""
+    has = {key: all(key in r for r in rows)
+           for key in ("setting", "st_lpips", "haarpsi", "ms_gmsd", "lpips", "seconds")}
     spread = any("spread" in r for r in rows)
     columns = [("setting", lambda r: r["setting"])] if has["setting"] else []
     columns += [("method", lambda r: r["method"]), ("n", lambda r: str(r["n_images"])),
@@ -100,6 +103,10 @@ def markdown_table(rows: list[dict]) -> str:
                 ("SSIM", lambda r: _fmt(r["ssim"], ".3f"))]
     if has["st_lpips"]:
         columns.append(("ST-LPIPS ↓", lambda r: f"{_fmt(r['st_lpips'], '.3f')} ± {_fmt(r['st_lpips_sem'], '.3f')}"))
+    if has["haarpsi"]:
+        columns.append(("HaarPSI ↑", lambda r: f"{_fmt(r['haarpsi'], '.3f')} ± {_fmt(r['haarpsi_sem'], '.3f')}"))
+    if has["ms_gmsd"]:
+        columns.append(("MS-GMSD ↓", lambda r: _fmt(r["ms_gmsd"], ".3f")))
     if has["lpips"]:
         columns.append(("LPIPS ↓", lambda r: _fmt(r["lpips"], ".3f")))
     if spread:
@@ -114,16 +121,18 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def paired_table(rows: list[dict]) -> str:
-    """:func:`paired_differences`'s rows as a markdown table."""
+    """:func:`paired_differences`'s rows as a markdown table (HaarPSI where every row has it)."""
     reference, with_setting = rows[0]["reference"], "setting" in rows[0]
-    lines = [("| setting " if with_setting else "") + f"| method | {reference} ahead in PSNR (dB) | images | "
-             f"{reference} ahead in ST-LPIPS | images |",
-             ("|---" if with_setting else "") + "|---|---:|---:|---:|---:|"]
+    shown = [(metric, name, digits) for metric, name, digits in
+             (("psnr", "PSNR (dB)", 2), ("st_lpips", "ST-LPIPS", 3), ("haarpsi", "HaarPSI", 3))
+             if all(f"{metric}_gain" in r for r in rows)]
+    head = "".join(f" {reference} ahead in {name} | images |" for _, name, _ in shown)
+    lines = [("| setting " if with_setting else "") + "| method |" + head,
+             ("|---" if with_setting else "") + "|---|" + "---:|---:|" * len(shown)]
     for r in rows:
-        lines.append((f"| {r['setting']} " if with_setting else "") +
-                     f"| {r['method']} | {r['psnr_gain']:+.2f} ± {r['psnr_gain_sem']:.2f} | "
-                     f"{r['psnr_wins']}/{r['n_images']} | {r['st_lpips_gain']:+.3f} ± {r['st_lpips_gain_sem']:.3f} | "
-                     f"{r['st_lpips_wins']}/{r['n_images']} |")
+        cells = "".join(f" {_fmt(r[f'{m}_gain'], f'+.{d}f')} ± {_fmt(r[f'{m}_gain_sem'], f'.{d}f')} | "
+                        f"{r[f'{m}_wins']}/{r['n_images']} |" for m, _, d in shown)
+        lines.append((f"| {r['setting']} " if with_setting else "") + f"| {r['method']} |" + cells)
     return "\n".join(lines)
 
 
@@ -165,7 +174,7 @@ def compare(
     """Measure ``images`` ``(B, *A.in_shape)`` with the forward model (image ``i``'s noise seeded
     by ``seed`` and ``i``, whatever the batch), reconstruct them with every method of
     ``methods`` (:func:`~invgen.solvers.reconstruct`, one run sharing the work) and score each
-    estimate against its image (:func:`scores`). ``"seconds"`` in each record is the method's
+    estimate against its image (:func:`~invgen.metrics.scores`). ``"seconds"`` in each record is the method's
     time per image (the run it continues included: IAGAN's counts its CSGM search)."""
     model = forward_model(problem)
     y = model.measure(images, seeds=[seed * 100003 + i for i in range(len(images))])

@@ -18,6 +18,16 @@ from invgen.solvers.comparison import markdown_table, paired_differences, paired
 if TYPE_CHECKING:
     from invgen.app.experiments.common import Setting
 
+# What each judge of the results page rewards, under its table.
+JUDGES = [
+    "PSNR, ST-LPIPS and HaarPSI: mean ± standard error of the mean over the faces. Three judges that reward "
+    "different things: PSNR (and SSIM) the pixel-wise error, which blur costs little; ST-LPIPS, the shift-tolerant "
+    "learned perceptual distance (Ghildyal & Liu, ECCV 2022; `invgen.metrics.st_lpips`, AlexNet trunk; lower is "
+    "closer), texture and sharpness — it was fooled by texture that is not the face's (the colour speckle of a "
+    "Deep Image Prior run without its input noise came out *closer*); HaarPSI (Reisenhofer et al. 2018; "
+    "`invgen.metrics.haarpsi`; higher is closer) and MS-GMSD (lower is closer) compare wavelet and gradient "
+    "structure without learned weights, and agreed with PSNR and the eye on that speckle."]
+
 
 def check_chunks(paths: list[Path], chunks: list[dict]) -> None:
     """Raise :class:`UsageError` unless the chunks share the
@@ -84,20 +94,28 @@ def merge(args: argparse.Namespace, title: str, settings: list[Setting], figures
         "method (positive: ahead; mean ± standard error; faces: on how many it is ahead):", "",
         paired_table(paired), ""]
     doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
-           "PSNR and ST-LPIPS: mean ± standard error of the mean over the faces. ST-LPIPS is the shift-tolerant "
-           "learned perceptual distance (Ghildyal & Liu, ECCV 2022; `invgen.metrics.st_lpips`, AlexNet trunk): "
-           "lower is closer to the truth.", "", *paired_section, *spread_note, *lpips_note,
-           "Examples (the first faces; under each estimate its PSNR | ST-LPIPS):", ""]
+           *JUDGES, "", *paired_section, *spread_note, *lpips_note,
+           f"Examples (the first faces; under each estimate its {caption_legend(records)}):", ""]
     doc += [f"![{s}](examples_{slug(s)}.png)" for s in examples] + [""] + figure_lines
     write_text(out / "results.md", "\n".join(doc) + "\n")
     print(f"\n{title}\n{table}\n\nwrote {out / 'results.md'} and {out / 'results.json'}")
     return rows
 
 
+# The scores under each example estimate: (key, name, format).
+CAPTION = (("psnr", "PSNR (dB)", ".1f"), ("st_lpips", "ST-LPIPS", ".3f"), ("haarpsi", "HaarPSI", ".3f"))
+
+
+def caption_legend(records: list[dict]) -> str:
+    """What the captions show: the :data:`CAPTION` scores that every record has."""
+    return " | ".join(name for key, name, _ in CAPTION if all(key in r for r in records))
+
+
 def captions(records: list[dict], setting: str, ids: list[int], panel: dict) -> dict[str, list[str]]:
-    """Under each example estimate its face's PSNR and ST-LPIPS, from the records."""
+    """Under each example estimate its face's PSNR, ST-LPIPS and HaarPSI (those it has), from the records."""
     by_face = {(r["method"], r["image"]): r for r in records if r["setting"] == setting}
-    return {method: [f"{by_face[(method, i)]['psnr']:.1f} dB" + (f" | {by_face[(method, i)]['st_lpips']:.3f}"
-                                                                  if "st_lpips" in by_face[(method, i)] else "")
-                     for i in ids]
-            for method in panel if (method, ids[0]) in by_face}
+
+    def caption(r: dict) -> str:
+        return " | ".join("n/a" if r[key] is None else format(r[key], spec) for key, _, spec in CAPTION if key in r)
+
+    return {method: [caption(by_face[(method, i)]) for i in ids] for method in panel if (method, ids[0]) in by_face}

@@ -29,9 +29,8 @@ from invgen.files import write_json
 from invgen.forward import ForwardModel
 from invgen.generators import load_generator
 from invgen.generators.encoder import load_encoder_spec
-from invgen.metrics import backbone_checkpoint, lpips, lpips_available
+from invgen.metrics import backbone_checkpoint, lpips, lpips_available, scores
 from invgen.solvers import Budget, Estimates, reconstruct_samples, restart_spread
-from invgen.solvers.comparison import scores
 from invgen.solvers.pipeline import check_methods
 
 if TYPE_CHECKING:
@@ -89,7 +88,7 @@ def uncertainty_scores(samples: torch.Tensor, truth: torch.Tensor) -> dict[str, 
 
 def records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: dict[str, Estimates],
                  seconds: float, with_lpips: bool) -> list[dict]:
-    """One record per face and method: its scores (:func:`invgen.solvers.comparison.scores`,
+    """One record per face and method: its scores (:func:`invgen.metrics.scores`,
     LPIPS where it runs, the restarts' spread where several were averaged), its ``seconds``
     per face (the run it continues included) and the chunk's ``batch_seconds`` for all methods."""
     records = []
