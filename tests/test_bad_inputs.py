@@ -521,7 +521,7 @@ def test_non_finite_measurements_are_refused(op, bad, where, dtype):
 HYPER_PARAMETERS = {
     "csgm": ["lr", "steps", "restarts", "latent_weight"],
     "iagan": ["lr_z", "lr_theta", "steps", "holdout", "holdout_block"],
-    "dip": ["lr", "steps"],
+    "dip": ["lr", "steps", "input_noise", "channels", "depth"],
     "lasso-dct": ["lambda_fraction", "iterations"],
 }
 
@@ -543,8 +543,9 @@ def _solve(method: str, G, **setting):
        value=st.one_of(NON_FINITE, st.sampled_from([-1.0, -5, 0]), st.booleans()))
 def test_non_finite_or_out_of_range_hyper_parameters_are_refused(data, method, value, G):
     name = data.draw(st.sampled_from(HYPER_PARAMETERS[method]))
-    if value == 0 and not isinstance(value, bool) and name in ("latent_weight", "holdout", "holdout_block"):
-        return  # no latent penalty, nothing held out, squares chosen from the operator: valid
+    zero_is_valid = ("latent_weight", "holdout", "holdout_block", "input_noise")
+    if value == 0 and not isinstance(value, bool) and name in zero_is_valid:
+        return  # no latent penalty, nothing held out, squares chosen from the operator, a fixed input: valid
     with pytest.raises(ValueError, match=name):
         _solve(method, G, **{name: value})
     with pytest.raises(ValueError, match=name):  # the same check where budgets are read from result files

@@ -10,7 +10,7 @@ from torch import nn
 
 from invgen.priors._per_image import PerImageWeights
 from invgen.priors.base import Prior
-from invgen.validation import check_settings
+from invgen.validation import check_settings, nonnegative
 
 
 def _conv_block(c_in: int, c_out: int, kernel: int, stride: int = 1) -> list[nn.Module]:
@@ -86,14 +86,18 @@ def _initialise(module: nn.Module, rng: torch.Generator) -> None:
 
 
 class DeepImagePrior(Prior):
-    """``x_i = f_{θ_i}(u)``: ``n`` copies of a :class:`SkipNetwork` with the same seeded
-    initialisation, one per image, all fed the same fixed input ``u ~ U(0, 1/10)`` of
-    ``input_channels`` channels (the paper's input). Only the weights ``θ_i`` are optimised.
+    """``x_i = f_{θ_i}(u + σ·ε_t)``: ``n`` copies of a :class:`SkipNetwork` with the same
+    seeded initialisation, one per image, all fed the same input ``u ~ U(0, 1/10)`` of
+    ``input_channels`` channels (the paper's input), perturbed at every call ``t`` by fresh
+    Gaussian noise ``ε_t ~ N(0, 1)`` of std ``σ = input_noise`` (the paper's regularisation,
+    ``reg_noise_std``; 0: the fixed input). Only the weights ``θ_i`` are optimised.
     Small images get fewer than ``depth`` levels: the deepest feature map stays ≥ 2×2, as
     batch norm needs more than one value per channel.
 
-    Each image has its own network and batch-norm statistics, so an image's fit does not
-    depend on the other images of the batch. ``state()`` is empty: the weights are not kept.
+    Each image has its own network and batch-norm statistics, and all images see the same
+    perturbation at a call, so an image's fit does not depend on the other images of the
+    batch. The perturbations are drawn from a generator seeded by ``seed``: a run is
+    repeatable. ``state()`` is empty: the weights are not kept.
     """
 
     def __init__(
@@ -102,6 +106,7 @@ class DeepImagePrior(Prior):
         n: int,
         *,
         lr: float,
+        input_noise: float = 0.0,
         channels: int = 32,
         depth: int = 4,
         input_channels: int = 32,
@@ -109,6 +114,7 @@ class DeepImagePrior(Prior):
         device: torch.device | str | None = None,
     ) -> None:
         check_settings(lr=lr)
+        nonnegative("input_noise", input_noise)
         c, h, w = image_shape
         if min(h, w) < 3:
             raise ValueError(f"the Deep Image Prior needs images of at least 3×3 pixels, got {h}×{w}")
@@ -119,7 +125,9 @@ class DeepImagePrior(Prior):
         network = network.to_empty(device="cpu")
         _initialise(network, rng)
         self.lr = float(lr)
+        self.input_noise = float(input_noise)
         self.noise = (torch.rand(input_channels, h, w, generator=rng) / 10).to(device)
+        self.perturbations = torch.Generator(device=self.noise.device).manual_seed(seed)
         self.network = PerImageWeights(network.to(device), n)
         self.n = n
 
@@ -130,5 +138,13 @@ class DeepImagePrior(Prior):
         """``"theta.NAME"`` for each weight of the network, ``(B, *shape)``."""
         return {f"theta.{name}": p for name, p in self.network.params.items()}
 
+    def network_input(self) -> torch.Tensor:
+        """The input of this call, ``u + σ·ε`` (``u`` itself when ``input_noise`` is 0)."""
+        if not self.input_noise:
+            return self.noise
+        return self.noise + self.input_noise * torch.randn(self.noise.shape, generator=self.perturbations,
+                                                           device=self.noise.device, dtype=self.noise.dtype)
+
     def __call__(self) -> torch.Tensor:
-        return self.network(self.noise.expand(self.n, *self.noise.shape))
+        u = self.network_input()
+        return self.network(u.expand(self.n, *u.shape))

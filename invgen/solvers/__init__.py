@@ -24,7 +24,7 @@ from invgen.solvers.classic import BICUBIC, PINV, LassoDCTSettings, bicubic_upsa
 from invgen.solvers.latent_search import PAPER_CSGM, CSGMSettings, csgm, encoder_starts  # noqa: E402
 from invgen.solvers.adaptation import StopRules, adapt  # noqa: E402
 from invgen.solvers.image_adaptive import PAPER_IAGAN, IAGANSettings, iagan  # noqa: E402
-from invgen.solvers.deep_prior import DIPSettings, dip  # noqa: E402
+from invgen.solvers.deep_prior import PAPER_DIP, PAPER_DIP_X8, DIPSettings, dip  # noqa: E402
 from invgen.solvers.intermediate_layers import PAPER_ILO, ILOSettings, ilo  # noqa: E402
 from invgen.solvers.progressive import PAPER_DGP, DGPSettings, dgp  # noqa: E402
 from invgen.solvers.multi_code import PAPER_MGANPRIOR, MGANpriorSettings, mganprior  # noqa: E402
@@ -32,8 +32,8 @@ from invgen.solvers.pipeline import method_names, reconstruct, reconstruct_sampl
 from invgen.solvers.comparison import Comparison, compare  # noqa: E402
 
 __all__ = [
-    "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_DGP", "PAPER_IAGAN", "PAPER_ILO", "PAPER_MGANPRIOR", "PINV", "Budget",
-    "CSGMSettings", "Comparison", "DGPSettings",
+    "BICUBIC", "METHODS", "PAPER_CSGM", "PAPER_DGP", "PAPER_DIP", "PAPER_DIP_X8", "PAPER_IAGAN", "PAPER_ILO",
+    "PAPER_MGANPRIOR", "PINV", "Budget", "CSGMSettings", "Comparison", "DGPSettings",
     "DIPSettings", "Estimates", "IAGANSettings", "ILOSettings", "LassoDCTSettings", "MGANpriorSettings", "Method",
     "NoSettings", "Problem", "Settings", "SolveResult", "StopRules", "adapt", "back_project", "bicubic_upsample",
     "compare", "csgm", "dgp", "dip", "encoder_starts", "iagan", "ilo", "lasso_dct", "mganprior",
