@@ -12,9 +12,6 @@ from invgen.metrics.gradient import ms_gmsd
 from invgen.metrics.shift_tolerant import st_lpips
 from invgen.metrics.wavelet import haarpsi
 
-#: The scores of :func:`scores`, in order, and whether higher is better for each.
-HIGHER_IS_BETTER = {"mse": False, "psnr": True, "ssim": True, "st_lpips": False, "haarpsi": True, "ms_gmsd": False}
-
 
 def scores(x: torch.Tensor, truth: torch.Tensor) -> dict[str, torch.Tensor]:
     """Of each estimate ``x`` against ``truth`` (``(B, C, H, W)`` in [0, 1]), ``(B,)`` each:

@@ -127,7 +127,9 @@ class DeepImagePrior(Prior):
         self.lr = float(lr)
         self.input_noise = float(input_noise)
         self.noise = (torch.rand(input_channels, h, w, generator=rng) / 10).to(device)
-        self.perturbations = torch.Generator(device=self.noise.device).manual_seed(seed)
+        # The perturbations' own stream, seeded from the initialisation's (not a second copy of it).
+        stream = int(torch.randint(2**62, (1,), generator=rng))
+        self.perturbations = torch.Generator(device=self.noise.device).manual_seed(stream)
         self.network = PerImageWeights(network.to(device), n)
         self.n = n
 
