@@ -95,6 +95,8 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     assert "HaarPSI ↑" in report and "MS-GMSD ↓" in report and "iagan-bp ahead in HaarPSI" in report
     assert all("haarpsi_gain" in row for row in results["paired"])
     assert "PSNR (dB) | ST-LPIPS | HaarPSI" in report
+    # How DIP ran, beside its paper's set-up: here far fewer steps than the paper's.
+    assert "DIP: 2 steps of a skip network of 32 channels and 4 levels" in report and "to run on a CPU" in report
     assert not (out / "examples_columns.txt").exists()  # the column names are in the panel itself
 
 

@@ -13,6 +13,7 @@ from invgen.app.arguments import UsageError
 from invgen.app.experiments.chunks import chunk_files, chunk_settings, differences, name_of, read_chunk, slug
 from invgen.data import save_panel
 from invgen.files import write_json, write_text
+from invgen.solvers import PAPER_DIP, PAPER_DIP_X8
 from invgen.solvers.comparison import markdown_table, paired_differences, paired_table, summarise
 
 if TYPE_CHECKING:
@@ -86,6 +87,7 @@ def merge(args: argparse.Namespace, title: str, settings: list[Setting], figures
         ("spread: for the methods that average their starts, the mean per-pixel standard deviation between the "
          "starts (the uncertainty map `invgen reconstruct` writes); r(spread, error): its Pearson correlation with "
          "the error map |estimate − truth| over each face's pixels, averaged over the faces (n/a: one estimate)."), ""]
+    dip = dip_note(chunks[0]["config"]) if any(r["method"] == "dip" for r in rows) else []
     lpips_note = [] if all("lpips" in r for r in rows) else [
         ("No LPIPS column: torchvision's AlexNet weights were not on the machine that ran this "
          "(invgen never downloads them; see `invgen.metrics.lpips`)."), ""]
@@ -94,12 +96,25 @@ def merge(args: argparse.Namespace, title: str, settings: list[Setting], figures
         "method (positive: ahead; mean ± standard error; faces: on how many it is ahead):", "",
         paired_table(paired), ""]
     doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
-           *JUDGES, "", *paired_section, *spread_note, *lpips_note,
+           *JUDGES, "", *dip, *paired_section, *spread_note, *lpips_note,
            f"Examples (the first faces; under each estimate its {caption_legend(records)}):", ""]
     doc += [f"![{s}](examples_{slug(s)}.png)" for s in examples] + [""] + figure_lines
     write_text(out / "results.md", "\n".join(doc) + "\n")
     print(f"\n{title}\n{table}\n\nwrote {out / 'results.md'} and {out / 'results.json'}")
     return rows
+
+
+def dip_note(config: dict) -> list[str]:
+    """How the page's DIP ran (the chunks' budget), beside its paper's super-resolution set-up;
+    where it ran fewer steps or a smaller network, the note says so."""
+    ran = {key: config[f"dip.{key}"] for key in ("steps", "channels", "depth", "input_noise")}
+    smaller = (ran["steps"] < PAPER_DIP.steps or ran["channels"] < PAPER_DIP.channels
+               or ran["depth"] < PAPER_DIP.depth)
+    return [f"DIP: {ran['steps']} steps of a skip network of {ran['channels']} channels and {ran['depth']} levels, "
+            f"its input perturbed at every step by noise of std {ran['input_noise']:g}. Its paper's super-resolution "
+            f"(`PAPER_DIP`): {PAPER_DIP.channels} channels and {PAPER_DIP.depth} levels, {PAPER_DIP.steps} steps with "
+            f"noise of std {PAPER_DIP.input_noise:g} at ×4, {PAPER_DIP_X8.steps} with {PAPER_DIP_X8.input_noise:g} "
+            "at ×8" + (" — fewer steps or a smaller network here, to run on a CPU." if smaller else "."), ""]
 
 
 # The scores under each example estimate: (key, name, format).
