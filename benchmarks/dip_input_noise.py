@@ -56,7 +56,7 @@ def main() -> None:
         rows.append({"input_noise": sigma, "settings": asdict(settings),
                      **{k: v.mean().item() for k, v in values.items()}, "seconds": seconds,
                      **{f"{k}_per_image": v.tolist() for k, v in values.items()}})
-        panel[f"σ {sigma:g}"] = x
+        panel[f"noise {sigma:g}"] = x  # ASCII: the panel's font has no σ
         r = rows[-1]
         print(f"{sigma:>13g} {r['psnr']:>7.2f} {r['ssim']:>6.3f} {r['st_lpips']:>9.3f} {r['haarpsi']:>8.3f} "
               f"{r['ms_gmsd']:>8.3f} {seconds:>6.0f}", flush=True)
@@ -65,7 +65,7 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({"config": vars(args), "faces": "tuning (the last of the val split)",
                                "results": rows}, indent=1) + "\n")
-    captions = {f"σ {r['input_noise']:g}": [f"{p:.1f} | {s:.3f} | {h:.3f}" for p, s, h in
+    captions = {f"noise {r['input_noise']:g}": [f"{p:.1f} | {s:.3f} | {h:.3f}" for p, s, h in
                                           zip(r["psnr_per_image"], r["st_lpips_per_image"], r["haarpsi_per_image"])]
                 for r in rows}
     save_panel(panel, out.with_suffix(".png"), captions=captions)

@@ -53,7 +53,7 @@ def _similarity(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 def _haar_responses(y: torch.Tensor) -> torch.Tensor:
     """``|h_s^o ∗ y|`` of a ``(B, 1, H, W)`` luminance, ``(B, 2·SCALES, H, W)``: scale by scale,
-    the horizontal then the vertical filter."""
+    the filter ``h_s`` then its transpose."""
     responses = []
     for s in range(1, SCALES + 1):
         k = 2**s
