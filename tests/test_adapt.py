@@ -7,7 +7,7 @@ import torch
 from invgen.app.train_adapt import adapt_pretrained, nearest_latents
 from invgen.app.train_parts import recalibrate_batchnorm
 from invgen.generators import load_generator
-from invgen.generators.dcgan import DCGANGenerator
+from invgen.generators.dcgan import build_dcgan
 from test_training import _smooth_images, assert_resume_is_uninterrupted
 
 TINY = {"batch_size": 4, "init_samples": 64, "disc_width": 4}
@@ -17,7 +17,7 @@ def _netG_file(tmp_path) -> str:
     """A tiny tutorial ``netG`` (nz 8, ngf 8) saved as ``{"netG_state_dict": …}``, its spec; its
     batch-norm statistics are estimated, as a trained network's are (fresh ones leave it near 0)."""
     torch.manual_seed(0)
-    network = DCGANGenerator(latent_dim=8, width=8)
+    network = build_dcgan(latent_dim=8, width=8).network
     recalibrate_batchnorm(network, batches=2, batch_size=64)
     torch.save({"netG_state_dict": network.state_dict()}, tmp_path / "netG.tar")
     return f"dcgan:{tmp_path / 'netG.tar'}"
@@ -44,7 +44,7 @@ def test_adaptation_lowers_the_reconstruction_error_and_exports_what_dcgan_loads
 
 def test_nearest_latents_find_the_draw_that_made_a_face():
     torch.manual_seed(0)
-    network = DCGANGenerator(latent_dim=8, width=4)
+    network = build_dcgan(latent_dim=8, width=4).network
     recalibrate_batchnorm(network, batches=2, batch_size=64)
     pool = torch.randn(32, 8, generator=torch.Generator().manual_seed(1 + 1))  # the draws of seed 1
     with torch.no_grad():
