@@ -59,7 +59,7 @@ def sharpness(estimate: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
 
 def clipped_bp(A: LinearOperator, y: torch.Tensor, estimates: Estimates) -> Estimates:
     """Each of the estimates back-projected onto ``y`` and clipped to [0, 1]."""
-    return Estimates(back_project(A, y, estimates).x.clamp(0, 1))
+    return Estimates(estimates.back_project(A, y).x.clamp(0, 1))
 
 
 def paper_pick(estimates: Estimates, start: Estimates) -> torch.Tensor:

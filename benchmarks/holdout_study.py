@@ -35,7 +35,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, Generator, load_generator
 from invgen.metrics import psnr
 from invgen.operators import LinearOperator
-from invgen.solvers import Budget, Estimates, IAGANSettings, back_project, csgm, iagan
+from invgen.solvers import Budget, Estimates, IAGANSettings, csgm, iagan
 from invgen.solvers.loop import Callback
 from invgen.app.celeba import add_data_argument
 from invgen.app.tasks import make_operator
@@ -109,7 +109,7 @@ def main() -> None:
         t_csgm = time.time() - t0
 
         def averaged_bp(estimates: Estimates) -> torch.Tensor:
-            return back_project(model, y, estimates).x.clamp(0, 1).mean(1)
+            return estimates.back_project(model, y).x.clamp(0, 1).mean(1)
 
         csgm_bp = averaged_bp(start)
         record(task, "csgm-bp", csgm_bp, None, t_csgm)

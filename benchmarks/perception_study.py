@@ -41,7 +41,7 @@ from invgen.app.celeba import add_data_argument, load_celeba
 from invgen.app.tasks import make_operator
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import scores
-from invgen.solvers import (CSGMSettings, DIPSettings, Estimates, IAGANSettings, back_project, bicubic_upsample, csgm,
+from invgen.solvers import (CSGMSettings, DIPSettings, Estimates, IAGANSettings, bicubic_upsample, csgm,
                             dip, iagan)
 
 SCORED = ("psnr", "st_lpips", "haarpsi", "ms_gmsd")
@@ -128,7 +128,7 @@ def main() -> None:
         best = start.objective.argmin(1)
 
         def projected(estimates: Estimates) -> Estimates:
-            return Estimates(back_project(A, y, estimates).x.clamp(0, 1))
+            return Estimates(estimates.back_project(A, y).x.clamp(0, 1))
 
         averaged_and_best(task, "csgm-bp", projected(start), best, t_csgm)
         for steps, holdout in itertools.product(args.iagan_steps, args.holdout):

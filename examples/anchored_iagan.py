@@ -46,7 +46,7 @@ def main(steps: int = 200, out: str = "anchored_iagan.png") -> dict[str, float]:
     estimates = {"CSGM-BP": back_project(model, y, start.mean()).clamp(0, 1)}
     for weight in WEIGHTS:
         adapted = iagan(model, y, G, start, adapt, penalty=weight_anchor(G, weight))
-        estimates[f"IAGAN-BP λ={weight:g}"] = back_project(model, y, adapted).x.clamp(0, 1).mean(1)
+        estimates[f"IAGAN-BP λ={weight:g}"] = adapted.back_project(model, y).x.clamp(0, 1).mean(1)
     scores = {name: psnr(x_hat, x).item() for name, x_hat in estimates.items()}
     for name, score in scores.items():
         print(f"{name:17s} PSNR {score:5.2f} dB")

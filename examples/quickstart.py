@@ -13,7 +13,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import load_default
 from invgen.metrics import psnr
 from invgen.operators import Blur, SuperResolution
-from invgen.solvers import CSGMSettings, IAGANSettings, back_project, csgm, iagan
+from invgen.solvers import CSGMSettings, IAGANSettings, csgm, iagan
 
 
 def main(steps: int = 400, out: str = "quickstart.png") -> dict[str, float]:
@@ -30,7 +30,7 @@ def main(steps: int = 400, out: str = "quickstart.png") -> dict[str, float]:
 
     start = csgm(model, y, G, CSGMSettings(steps=steps))  # z only: 4 starts per image, one batch
     adapted = iagan(model, y, G, start, IAGANSettings(steps=max(1, steps // 2), lr_theta=1e-3))  # z and θ
-    x_bp = back_project(model, y, adapted)  # each estimate, regularised by the model's noise
+    x_bp = adapted.back_project(model, y)  # each estimate, regularised by the model's noise
 
     # (1, K, 3, 64, 64) estimates: the ensemble of the K restarts is their mean.
     estimates = {"CSGM": start.mean(), "IAGAN": adapted.mean(), "IAGAN-BP": x_bp.mean()}

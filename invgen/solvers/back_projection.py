@@ -5,15 +5,14 @@ import torch
 
 from invgen.forward import ForwardModel, forward_model
 from invgen.operators import LinearOperator
-from invgen.solvers.estimates import Estimates
 from invgen.validation import check_settings, check_tensor
 
 
-def back_project(problem: ForwardModel | LinearOperator, y: torch.Tensor, x: torch.Tensor | Estimates,
-                 eps: float | None = None) -> torch.Tensor | Estimates:
+def back_project(problem: ForwardModel | LinearOperator, y: torch.Tensor, x: torch.Tensor,
+                 eps: float | None = None) -> torch.Tensor:
     """``x_bp = x + A⁺(y − A x)`` with ``A⁺ = A.pinv(·, eps)``, for a batch ``x`` ``(B, *A.in_shape)``
-    — or for :class:`~invgen.solvers.Estimates`, each of the ``K`` estimates of image ``i``
-    onto ``y_i``, returned as Estimates.
+    (:meth:`Estimates.back_project <invgen.solvers.Estimates.back_project>` back-projects each of
+    the ``K`` estimates of image ``i`` onto ``y_i``).
 
     With ``eps = 0`` this is the orthogonal projection of ``x`` onto ``{x : A x = y}``, so
     ``A x_bp = y`` exactly (to the accuracy of ``A.pinv``) — what ``eps=None`` (the default)
@@ -22,9 +21,6 @@ def back_project(problem: ForwardModel | LinearOperator, y: torch.Tensor, x: tor
     corrects ``x`` less along directions ``A`` barely sees; a number sets η for every image.
     """
     model = forward_model(problem)
-    if isinstance(x, Estimates):
-        rows = back_project(model, y.repeat_interleave(x.k, dim=0), x.rows(), eps)
-        return Estimates(rows.view_as(x.x), x.objective, x.z, x.solve)
     A, y = model.A, model.check(y)
     _check_estimate(A, y, x)
     if eps is not None or model.noiseless:
@@ -37,6 +33,9 @@ def back_project(problem: ForwardModel | LinearOperator, y: torch.Tensor, x: tor
 
 def _check_estimate(A: LinearOperator, y: torch.Tensor, x: torch.Tensor) -> None:
     """``x`` is a batch ``(B, *A.in_shape)`` with one image per measurement of ``y``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"the estimate x must be a torch.Tensor (B, *A.in_shape), got {type(x).__name__}; "
+                        "back-project Estimates with estimates.back_project(model, y)")
     check_tensor("the estimate x", x)
     if tuple(x.shape) != (y.shape[0], *A.in_shape):
         raise ValueError(f"the estimate x has shape {tuple(x.shape)} but y holds {y.shape[0]} measurement(s) "

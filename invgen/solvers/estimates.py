@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from invgen.forward import ForwardModel
+from invgen.operators import LinearOperator
+from invgen.solvers.back_projection import back_project
 from invgen.solvers.loop import SolveResult
 
 
@@ -61,6 +64,14 @@ class Estimates:
     def spread(self) -> torch.Tensor:
         """Per pixel, the standard deviation over the ``K`` estimates, ``(B, C, H, W)`` (0 for ``K = 1``)."""
         return self.x.std(1) if self.k > 1 else torch.zeros_like(self.x[:, 0])
+
+    def back_project(self, problem: ForwardModel | LinearOperator, y: torch.Tensor,
+                     eps: float | None = None) -> Estimates:
+        """Each of the ``K`` estimates of image ``i`` back-projected onto ``y_i``
+        (:func:`~invgen.solvers.back_project` with ``eps``), as Estimates with the same
+        objectives and latents."""
+        rows = back_project(problem, y.repeat_interleave(self.k, dim=0), self.rows(), eps)
+        return Estimates(rows.view_as(self.x), self.objective, self.z, self.solve)
 
     def best(self) -> Estimates:
         """Each image's estimate with the smallest objective (NaN counts as worst): ``K = 1``."""

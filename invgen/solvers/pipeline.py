@@ -19,7 +19,6 @@ import torch
 from invgen.forward import ForwardModel, forward_model
 from invgen.generators import Generator
 from invgen.operators import LinearOperator
-from invgen.solvers.back_projection import back_project
 from invgen.solvers.estimates import Estimates
 from invgen.solvers.method import Method, Problem
 from invgen.solvers.registry import METHODS, Budget
@@ -129,7 +128,7 @@ def reconstruct_samples(
     for name, (method, projected) in plan.items():
         estimates = run(method)
         began = time.perf_counter()
-        x = back_project(model, y, estimates).x.clamp(0, 1) if projected else estimates.x
+        x = estimates.back_project(model, y).x.clamp(0, 1) if projected else estimates.x
         seconds = estimates.seconds + (time.perf_counter() - began)
         samples[name] = Estimates(x.detach(), estimates.objective, estimates.z, estimates.solve, seconds)
     return samples
