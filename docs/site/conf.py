@@ -57,5 +57,24 @@ def _repository_folders_as_paths(app, relative_path, parent_docname, content: li
     content[0] = _REPOSITORY_FOLDER_LINK.sub(as_path, content[0])
 
 
+def _registry_table() -> str:
+    """The registered methods as a markdown table, one row per ``invgen.solvers.METHODS`` entry."""
+    from invgen.solvers import METHODS
+
+    rows = ["| method | `-bp` | what it does | settings | paper preset |", "|---|---|---|---|---|"]
+    for name, method in METHODS.items():
+        rows.append(f"| `{name}` | {'yes' if method.back_projectable else 'no'} | {method.summary} | "
+                    f"{{class}}`~invgen.solvers.{method.settings.__name__}` | "
+                    f"{'yes' if method.paper is not None else '—'} |")
+    return "\n".join(rows)
+
+
+def _generated_from_the_registry(app, docname: str, source: list[str]) -> None:
+    """The solvers page lists every registered method, so it cannot fall behind the registry."""
+    if docname == "api/solvers":
+        source[0] = source[0].replace("<!-- registry-table -->", _registry_table())
+
+
 def setup(app) -> None:
     app.connect("include-read", _repository_folders_as_paths)
+    app.connect("source-read", _generated_from_the_registry)
