@@ -273,7 +273,7 @@ def test_a_generator_whose_images_are_not_finite_is_refused_at_load(tmp_path, mi
 
 def test_an_image_whose_run_fails_leaves_no_estimate_only_a_one_line_error(tmp_path, face16, monkeypatch, capsys,
                                                                           mine):
-    from invgen.app import reconstruct
+    from invgen.app.reconstruct import chunks
 
     save_upsampler(tmp_path / "up.bin")
 
@@ -284,7 +284,7 @@ def test_an_image_whose_run_fails_leaves_no_estimate_only_a_one_line_error(tmp_p
         x[0, 0, 0, :8] = float("nan")
         return {methods[0]: Estimates(x=x)}
 
-    monkeypatch.setattr(reconstruct, "reconstruct_samples", diverged)
+    monkeypatch.setattr(chunks, "reconstruct_samples", diverged)
     out = tmp_path / "out"
     code = cli.main(["reconstruct", face16, "--task", "sr2", "--method", "csgm", "--generator",
                      f"mine:{tmp_path / 'up.bin'}", "--out", str(out), "--quiet"])

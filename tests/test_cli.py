@@ -195,11 +195,11 @@ def chunked(faces, tiny_generator, out) -> list[str]:
 
 def test_a_failed_reconstruction_resumes_to_the_same_results_computing_only_the_rest(faces, tiny_generator, tmp_path,
                                                                                       monkeypatch, capsys):
-    from invgen.app import reconstruct
+    from invgen.app.reconstruct import chunks
 
     assert cli.main(chunked(faces, tiny_generator, tmp_path / "once")) == 0
     uninterrupted = json.loads((tmp_path / "once" / "metrics.json").read_text())
-    real, computed = reconstruct.reconstruct_samples, []
+    real, computed = chunks.reconstruct_samples, []
 
     def fails_on_the_third(model, y, *args, **kwargs):
         if len(computed) == 2:
@@ -207,7 +207,7 @@ def test_a_failed_reconstruction_resumes_to_the_same_results_computing_only_the_
         computed.append(len(y))
         return real(model, y, *args, **kwargs)
 
-    monkeypatch.setattr(reconstruct, "reconstruct_samples", fails_on_the_third)
+    monkeypatch.setattr(chunks, "reconstruct_samples", fails_on_the_third)
     argv = chunked(faces, tiny_generator, tmp_path / "twice")
     assert cli.main(argv) == 1
     assert capsys.readouterr().err.strip() == (f"invgen reconstruct: error: failed on images 3–3 of 4 "

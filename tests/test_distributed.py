@@ -21,8 +21,9 @@ import pytest
 import torch
 from PIL import Image
 
-from invgen.app import cli, reconstruct
+from invgen.app import cli
 from invgen.app.experiments import runner
+from invgen.app.reconstruct import chunks
 from invgen.app.training import export_generator
 from invgen.generators.face64 import FaceDCGAN
 
@@ -109,8 +110,9 @@ def test_a_failing_rank_stops_the_run_naming_it_and_the_same_command_computes_th
     script.write_text(textwrap.dedent(f"""\
         import os, sys, time
         from pathlib import Path
-        from invgen.app import cli, reconstruct
-        real = reconstruct.reconstruct_samples
+        from invgen.app import cli
+        from invgen.app.reconstruct import chunks
+        real = chunks.reconstruct_samples
         def failing(*args, **kwargs):
             if os.environ["RANK"] == "1":
                 for _ in range(600):
@@ -119,7 +121,7 @@ def test_a_failing_rank_stops_the_run_naming_it_and_the_same_command_computes_th
                     time.sleep(0.1)
                 raise RuntimeError("CUDA out of memory (simulated)")
             return real(*args, **kwargs)
-        reconstruct.reconstruct_samples = failing
+        chunks.reconstruct_samples = failing
         sys.exit(cli.main(sys.argv[1:]))
     """))
     argv = reconstruct_argv(inputs, tmp_path / "out")
@@ -130,8 +132,8 @@ def test_a_failing_rank_stops_the_run_naming_it_and_the_same_command_computes_th
     assert "face2.png" in line and "face3.png" in line and line.endswith("RuntimeError: CUDA out of memory (simulated)")
     assert sorted(p.name for p in (tmp_path / "out" / "records").glob("*.json")) == ["face0.json", "face1.json"]
     # The same command again computes the two chunks that are missing, not the finished one.
-    real, computed = reconstruct.reconstruct_samples, []
-    monkeypatch.setattr(reconstruct, "reconstruct_samples", lambda m, y, *a, **k: computed.append(len(y)) or
+    real, computed = chunks.reconstruct_samples, []
+    monkeypatch.setattr(chunks, "reconstruct_samples", lambda m, y, *a, **k: computed.append(len(y)) or
                         real(m, y, *a, **k))
     assert cli.main(argv) == 0 and computed == [2, 1]
     assert "1 chunk(s) already finished" in capsys.readouterr().out

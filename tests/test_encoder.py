@@ -3,7 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from invgen.app.training import export_generator, train_encoder, train_gan
+from invgen.app.train_encoder import train_encoder
+from invgen.app.training import export_generator, train_gan
 from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import FaceEncoder, export_encoder, load_encoder
 from invgen.generators.face64 import load_face64

@@ -6,7 +6,8 @@ import json
 import pytest
 import torch
 
-from invgen.app.training import export_generator, finetune_reconstruction, train_encoder, train_gan
+from invgen.app.train_encoder import train_encoder
+from invgen.app.training import export_generator, finetune_reconstruction, train_gan
 from invgen.generators.face64 import load_face64
 
 

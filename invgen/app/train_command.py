@@ -1,4 +1,5 @@
-"""``invgen train``: a recipe of :mod:`invgen.app.training` on the CelebA train split.
+"""``invgen train``: a recipe of :mod:`invgen.app.training`, :mod:`invgen.app.train_encoder` or
+:mod:`invgen.app.train_adapt` on the CelebA train split.
 
 Each setting flag belongs to the recipes whose settings have it (their defaults are the
 settings' own); a flag the chosen recipe does not use is refused, never ignored.
@@ -25,14 +26,13 @@ from invgen.app.celeba import add_data_argument, celeba_paths, load_celeba
 from invgen.app.device import add_device_argument, resolve_device
 from invgen.app.parallel import join
 from invgen.app.train_adapt import AdaptSettings, adapt_pretrained, adaptable
+from invgen.app.train_encoder import EncoderSettings, train_encoder
 from invgen.app.train_parts import PIXEL_LOSSES
 from invgen.app.training import (
     LATENT_LRS,
-    EncoderSettings,
     GANSettings,
     ReconSettings,
     finetune_reconstruction,
-    train_encoder,
     train_gan,
 )
 from invgen.generators.face64 import load_face64

@@ -8,8 +8,8 @@ with its settings, defaults included, in one dataclass.
   generator's weights (decay 0.999), which is what is exported (``face64.pt``).
 - ``recon`` (:func:`finetune_reconstruction`, :class:`ReconSettings`): GLO-style fine-tuning
   of a trained generator so that its range covers the training faces.
-- ``encoder`` (:func:`train_encoder`, :class:`EncoderSettings`): the encoder that starts the
-  latent search, for a fixed generator (``encoder.pt``).
+- ``encoder``: the encoder that starts the latent search, for a fixed generator, is
+  :mod:`invgen.app.train_encoder`'s.
 
 Every epoch writes ``checkpoint.pt`` (everything ``resume`` needs); the GAN and recon recipes
 also write ``samples/epoch_XXX.png`` (64 samples at fixed latents). The end of training
@@ -72,12 +72,6 @@ class ReconSettings:
             raise ValueError(f"latents must be 'per-face' or 'encoder', got {self.latents!r}")
         if self.pixel_loss not in PIXEL_LOSSES:
             raise ValueError(f"pixel_loss must be one of {PIXEL_LOSSES}, got {self.pixel_loss!r}")
-
-
-@dataclass(frozen=True)
-class EncoderSettings:
-    batch_size: int = 64
-    lr: float = 2e-4
 
 
 def train_gan(images: torch.Tensor, out_dir: str | Path, epochs: int, *, seed: int = 0, resume: bool = False,
@@ -145,7 +139,7 @@ def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str
     optional adversarial term against a spectrally normalised discriminator trained alongside
     on real faces, reconstructions and samples ``z̃ ~ N(0, I)``, which keeps them sharp.
     ``latents="encoder"`` replaces the per-face latents by an encoder trained jointly,
-    ``z_i = E(A⁺A x_i)`` with ``A`` drawn per batch as in :func:`train_encoder` (``lr_latent``
+    ``z_i = E(A⁺A x_i)`` with ``A`` drawn per batch as in :func:`~invgen.app.train_encoder.train_encoder` (``lr_latent``
     is its learning rate); it is written as ``encoder.pt`` and starts the latent search
     (:func:`invgen.solvers.encoder_starts`). Checkpoints, samples and the export as
     :func:`train_gan`; returns the fine-tuned network.
@@ -222,34 +216,3 @@ def finetune_reconstruction(images: torch.Tensor, out_dir: str | Path, init: str
         if encoder is not None:
             export_encoder(codes, out / "encoder.pt")
     return G
-
-
-def train_encoder(images: torch.Tensor, out_dir: str | Path, generator: str | Path, epochs: int, *, seed: int = 0,
-                  resume: bool = False, max_steps: int | None = None, device: str | torch.device = "cpu",
-                  team: Team = Team(), **settings) -> FaceEncoder:
-    """Train a :class:`~invgen.generators.encoder.FaceEncoder` for the fixed ``generator``
-    (an ``invgen train`` export) with :class:`EncoderSettings` (``settings``: any of its
-    fields): ``min_E Σ ‖G(E(A⁺A x)) − x‖²`` over the training faces, with ``A`` drawn per
-    batch among the :func:`~invgen.app.train_parts.degradations`. Writes ``checkpoint.pt``
-    every epoch and ``encoder.pt`` at the end."""
-    s = EncoderSettings(**settings)
-    data, out = start(images, out_dir, device, s.batch_size, seed)
-    G = load_face64(generator).to(device).eval().requires_grad_(False)
-    E = FaceEncoder(G.latent_dim, G.network.width).to(device)
-    E_run = team.replicate(E)
-    opt = torch.optim.Adam(E.parameters(), lr=s.lr)
-    operators = degradations(tuple(images.shape[1:]), device=device)
-
-    def step(batch: Batch) -> dict[str, float]:
-        x = data[batch.indices.to(device)].float() / 255
-        loss = (G(E_run(degrade(x, operators))) - x).square().mean()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        return {"mse": loss.item()}
-
-    fit(out, {"E": E, "opt": opt}, step, len(data), epochs, s.batch_size, resume=resume, max_steps=max_steps,
-        device=device, team=team)
-    if team.lead:
-        export_encoder(E, out / "encoder.pt")
-    return E.eval()
