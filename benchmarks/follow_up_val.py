@@ -37,7 +37,7 @@ def study(records: list[dict]) -> list[dict]:
                    ("setting", "method", "n_images", "psnr", "psnr_sem", "ssim", "st_lpips", "seconds")}
             if method != "csgm-bp":  # how far the method is ahead of CSGM-BP, face by face
                 pair = [r for r in records if r["setting"] == setting and r["method"] in (method, "csgm-bp")]
-                (gain,) = [g for g in paired_differences(pair, reference=method) if g["method"] == "csgm-bp"]
+                (gain,) = paired_differences(pair, reference="csgm-bp")
                 row.update({key: gain[key] for key in ("psnr_gain", "psnr_gain_sem", "psnr_wins", "st_lpips_gain",
                                                        "st_lpips_gain_sem", "st_lpips_wins")})
             rows.append(row)

@@ -143,7 +143,11 @@ def test_comparison_prints_its_table_and_writes_the_records(tmp_path, capsys):
         assert row["n_images"] == 4 and row["psnr"] == pytest.approx(sum(psnrs) / 4)
         assert f"| {row['method']} | 4 |" in table
     assert [row["method"] for row in written["paired"]] == methods[:-1]  # each against iagan-bp
-    assert "iagan-bp ahead in PSNR" in table
+    assert "PSNR − iagan-bp (dB)" in table
+    # method − reference: over the same images, the mean paired difference is the difference of the means
+    psnr = {row["method"]: row["psnr"] for row in written["summary"]}
+    for row in written["paired"]:
+        assert row["psnr_gain"] == pytest.approx(psnr[row["method"]] - psnr["iagan-bp"])
 
 
 def readme_one_screen() -> str:

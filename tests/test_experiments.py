@@ -89,10 +89,10 @@ def test_two_shards_then_merge(tmp_path, fake_celeba, monkeypatch):
     # Every method carries the perceptual distance, and each is compared face by face with invgen's default.
     assert all(0 < row["st_lpips"] < 2 for row in methods.values()) and "ST-LPIPS ↓" in report
     assert {row["method"] for row in results["paired"]} == set(methods) - {"iagan-bp"}
-    assert "iagan-bp ahead in PSNR" in report
+    assert "PSNR − iagan-bp (dB)" in report and "ST-LPIPS closer than iagan-bp by" in report
     # … and both perceptual judges: the learned one and HaarPSI, which has no learned weights.
     assert all(0 < row["haarpsi"] <= 1 and row["ms_gmsd"] >= 0 for row in methods.values())
-    assert "HaarPSI ↑" in report and "MS-GMSD ↓" in report and "iagan-bp ahead in HaarPSI" in report
+    assert "HaarPSI ↑" in report and "MS-GMSD ↓" in report and "HaarPSI − iagan-bp" in report
     assert all("haarpsi_gain" in row for row in results["paired"])
     assert "PSNR (dB) | ST-LPIPS | HaarPSI" in report
     # How DIP ran, beside its paper's set-up: here far fewer steps than the paper's.
@@ -124,15 +124,23 @@ def test_paired_differences_against_known_records():
                rec("dip", 1, 24.0, 0.15), rec("dip", 2, 24.5, 0.10)]
     (row,) = paired_differences(records)
     assert row["method"] == "dip" and row["reference"] == "iagan-bp"
-    assert row["psnr_gain"] == pytest.approx(0.25) and row["psnr_gain_sem"] == pytest.approx(0.75)
-    assert row["st_lpips_gain"] == pytest.approx(-0.025) and row["st_lpips_gain_sem"] == pytest.approx(0.075)
-    assert row["psnr_wins"] == 1 and row["st_lpips_wins"] == 1
+    # method − reference: dip is 1 dB behind on face 1, 0.5 ahead on face 2
+    assert row["psnr_gain"] == pytest.approx(-0.25) and row["psnr_gain_sem"] == pytest.approx(0.75)
+    # reference − method (lower is closer): dip is 0.05 farther on face 1, 0.10 closer on face 2
+    assert row["st_lpips_gain"] == pytest.approx(0.025) and row["st_lpips_gain_sem"] == pytest.approx(0.075)
+    assert row["psnr_wins"] == 1 and row["st_lpips_wins"] == 1  # both on face 2, where dip is better
     assert paired_differences([r for r in records if r["method"] == "dip"]) == []  # no reference
     # records without a setting (one problem) pair the same way, matched by image, not by order
     unset = [{k: v for k, v in r.items() if k != "setting"} for r in reversed(records)]
     (row_unset,) = paired_differences(unset)
-    assert "setting" not in row_unset and row_unset["psnr_gain"] == pytest.approx(0.25)
-    assert row_unset["st_lpips_gain"] == pytest.approx(-0.025)
+    assert "setting" not in row_unset and row_unset["psnr_gain"] == pytest.approx(-0.25)
+    assert row_unset["st_lpips_gain"] == pytest.approx(0.025)
+    # a method better on every face reads positive on every axis, and wins every face
+    better = records + [rec("csgm-bp", 1, 26.0, 0.05), rec("csgm-bp", 2, 25.0, 0.15)]
+    (_, row_better) = paired_differences(better)
+    assert row_better["method"] == "csgm-bp" and row_better["psnr_gain"] == pytest.approx(1.0)
+    assert row_better["st_lpips_gain"] == pytest.approx(0.05) and row_better["psnr_wins"] == 2
+    assert row_better["st_lpips_wins"] == 2
 
 
 def test_uncertainty_scores_follow_where_the_starts_disagree():

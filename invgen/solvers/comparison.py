@@ -26,8 +26,10 @@ from invgen.solvers.registry import Budget
 METRICS = ("mse", "psnr", "ssim", "st_lpips", "haarpsi", "ms_gmsd", "lpips", "spread", "spread_error_r", "seconds")
 #: The method every other is compared with, face by face: invgen's default.
 REFERENCE = "iagan-bp"
-#: The metrics of the paired differences, with the sign that makes a positive gain the reference's
-#: lead; PSNR and ST-LPIPS are in every record, HaarPSI in those made since it was scored.
+#: The metrics of the paired differences, each with the sign that makes a positive difference the
+#: method's lead over the reference: +1 where higher is better (method − reference), −1 where lower
+#: is (reference − method). PSNR and ST-LPIPS are in every record, HaarPSI in those made since it
+#: was scored.
 PAIRED = (("psnr", 1.0), ("st_lpips", -1.0), ("haarpsi", 1.0))
 REQUIRED = ("psnr", "st_lpips")
 
@@ -59,12 +61,13 @@ def summarise(records: list[dict], metrics: Sequence[str] = METRICS) -> list[dic
 
 
 def paired_differences(records: list[dict], reference: str = REFERENCE) -> list[dict]:
-    """Image by image, how far ``reference`` is ahead of each other method of its setting:
-    ``psnr_gain`` = PSNR(reference) − PSNR(method), ``st_lpips_gain`` = ST-LPIPS(method) −
-    ST-LPIPS(reference) and, where every record has it, ``haarpsi_gain`` = HaarPSI(reference) −
-    HaarPSI(method) (positive: the reference is better on that axis), each as mean, standard
-    error over the images and the number of images where the reference is better. Settings
-    without the reference give no row; records without PSNR and ST-LPIPS, none at all."""
+    """Image by image, how far each other method of a setting is ahead of ``reference``, signed so
+    that positive always means the method is better: ``psnr_gain`` = PSNR(method) −
+    PSNR(reference), ``st_lpips_gain`` = ST-LPIPS(reference) − ST-LPIPS(method) (lower is closer:
+    how much closer the method is) and, where every record has it, ``haarpsi_gain`` =
+    HaarPSI(method) − HaarPSI(reference); each as mean, standard error over the images and
+    ``*_wins``, the number of images where the method is better. Settings without the reference
+    give no row; records without PSNR and ST-LPIPS, none at all."""
     by_key = {(r.get("setting"), r["method"], r["image"]): r for r in records}
     rows = []
     for (setting, method), rs in _groups(records).items():
@@ -77,7 +80,7 @@ def paired_differences(records: list[dict], reference: str = REFERENCE) -> list[
                 if metric in REQUIRED:
                     return []
                 continue
-            gains = [sign * (by_key[(setting, reference, r["image"])][metric] - r[metric]) for r in rs]
+            gains = [sign * (r[metric] - by_key[(setting, reference, r["image"])][metric]) for r in rs]
             row[f"{metric}_gain"], row[f"{metric}_gain_sem"] = _mean_and_sem(gains)
             row[f"{metric}_wins"] = sum(g > 0 for g in gains)
         rows.append(row)
@@ -121,12 +124,15 @@ def markdown_table(rows: list[dict]) -> str:
 
 
 def paired_table(rows: list[dict]) -> str:
-    """:func:`paired_differences`'s rows as a markdown table (HaarPSI where every row has it)."""
+    """:func:`paired_differences`'s rows as a markdown table (HaarPSI where every row has it): each
+    column says its difference, positive where the method is better (PSNR and HaarPSI: method −
+    reference; ST-LPIPS: reference − method, how much closer), then on how many images it is."""
     reference, with_setting = rows[0]["reference"], "setting" in rows[0]
     shown = [(metric, name, digits) for metric, name, digits in
-             (("psnr", "PSNR (dB)", 2), ("st_lpips", "ST-LPIPS", 3), ("haarpsi", "HaarPSI", 3))
+             (("psnr", f"PSNR − {reference} (dB)", 2), ("st_lpips", f"ST-LPIPS closer than {reference} by", 3),
+              ("haarpsi", f"HaarPSI − {reference}", 3))
              if all(f"{metric}_gain" in r for r in rows)]
-    head = "".join(f" {reference} ahead in {name} | images |" for _, name, _ in shown)
+    head = "".join(f" {name} | images better |" for _, name, _ in shown)
     lines = [("| setting " if with_setting else "") + "| method |" + head,
              ("|---" if with_setting else "") + "|---|" + "---:|---:|" * len(shown)]
     for r in rows:
@@ -152,7 +158,8 @@ class Comparison:
 
     def markdown(self) -> str:
         """The summary table, and the paired table where the reference ran."""
-        paired = f"\n\nPaired, image by image:\n\n{paired_table(self.paired)}" if self.paired else ""
+        paired = (f"\n\nPaired, image by image, against {self.reference} (positive: the method is better):\n\n"
+                  f"{paired_table(self.paired)}" if self.paired else "")
         return markdown_table(self.summary) + paired
 
     def to_dict(self) -> dict:

@@ -92,8 +92,9 @@ def merge(args: argparse.Namespace, title: str, settings: list[Setting], figures
         ("No LPIPS column: torchvision's AlexNet weights were not on the machine that ran this "
          "(invgen never downloads them; see `invgen.metrics.lpips`)."), ""]
     paired_section = [] if not paired else [
-        f"Paired over the faces, how far {paired[0]['reference']} (invgen's default method) is ahead of each "
-        "method (positive: ahead; mean ± standard error; faces: on how many it is ahead):", "",
+        f"Paired over the faces, each method against {paired[0]['reference']} (invgen's default method), signed so "
+        "that positive means the method is better: PSNR and HaarPSI method − reference, ST-LPIPS reference − "
+        "method (how much closer); mean ± standard error, and on how many faces the method is better:", "",
         paired_table(paired), ""]
     doc = [f"# {title}", "", "Produced by:", "", *[f"    {c}" for c in commands], "", table, "",
            *JUDGES, "", *dip, *paired_section, *spread_note, *lpips_note,
