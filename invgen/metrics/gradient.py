@@ -16,8 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from invgen.metrics.distortion import check_pair
-from invgen.metrics.wavelet import half_resolution, rgb_to_yiq
+from invgen.metrics.wavelet import check_judged_pair, half_resolution, rgb_to_yiq
 
 WEIGHTS = (0.096, 0.596, 0.289, 0.019)
 ALPHA = 0.5
@@ -46,10 +45,7 @@ def ms_gmsd(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> torc
     ``x`` and ``ref``: ``(B, C, H, W)`` with ``C`` 1 (grey) or 3 (RGB) and sides of at least
     :data:`MIN_SIZE` pixels, in ``[0, data_range]``. Computed in float64 without gradients.
     """
-    check_pair(x, ref)
-    if x.shape[1] not in (1, 3) or min(x.shape[-2:]) < MIN_SIZE:
-        raise ValueError(f"MS-GMSD needs grey or RGB images of at least {MIN_SIZE}×{MIN_SIZE} pixels, got shape "
-                         f"{tuple(x.shape)}")
+    check_judged_pair("MS-GMSD", x, ref, MIN_SIZE)
     dtype = x.dtype
     luminance = []
     for t in (x, ref):

@@ -65,16 +65,22 @@ def _haar_responses(y: torch.Tensor) -> torch.Tensor:
     return torch.cat(responses, dim=1)
 
 
+def check_judged_pair(judge: str, x: torch.Tensor, ref: torch.Tensor, min_size: int) -> None:
+    """Raise unless ``x`` and ``ref`` are a pair (:func:`check_pair`) of grey or RGB images with
+    sides of at least ``min_size`` pixels, naming the ``judge`` that needs them."""
+    check_pair(x, ref)
+    if x.shape[1] not in (1, 3) or min(x.shape[-2:]) < min_size:
+        raise ValueError(f"{judge} needs grey or RGB images of at least {min_size}×{min_size} pixels, got shape "
+                         f"{tuple(x.shape)}")
+
+
 def haarpsi(x: torch.Tensor, ref: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
     """HaarPSI of each image ``x`` against ``ref``, ``(B,)``; higher is closer (1: identical).
 
     ``x`` and ``ref``: ``(B, C, H, W)`` with ``C`` 1 (grey) or 3 (RGB) and sides of at least
     :data:`MIN_SIZE` pixels, in ``[0, data_range]``. Computed in float64 without gradients.
     """
-    check_pair(x, ref)
-    if x.shape[1] not in (1, 3) or min(x.shape[-2:]) < MIN_SIZE:
-        raise ValueError(f"HaarPSI needs grey or RGB images of at least {MIN_SIZE}×{MIN_SIZE} pixels, got shape "
-                         f"{tuple(x.shape)}")
+    check_judged_pair("HaarPSI", x, ref, MIN_SIZE)
     colour, dtype = x.shape[1] == 3, x.dtype
     images = []
     for t in (x, ref):
