@@ -27,7 +27,16 @@ from invgen.data import read_image
 from invgen.forward import ForwardModel
 from invgen.generators import SPEC_HELP, load_generator
 from invgen.metrics import psnr
-from invgen.solvers import PAPER_CSGM, PAPER_IAGAN, CSGMSettings, IAGANSettings, back_project, csgm, iagan, reconstruct
+from invgen.solvers import (
+    PAPER_CSGM,
+    PAPER_IAGAN,
+    CSGMSettings,
+    IAGANSettings,
+    back_project,
+    csgm,
+    iagan,
+    reconstruct_mean,
+)
 
 
 def held_out_faces(root: str, n: int) -> torch.Tensor:
@@ -60,7 +69,7 @@ def main() -> None:
 
     rows = []
     baselines = ["bicubic"] if args.task.startswith("sr") else ["pinv"]
-    for name, est in reconstruct(model, y, baselines, progress=False).items():
+    for name, est in reconstruct_mean(model, y, baselines, progress=False).items():
         rows.append({"method": name, "psnr": psnr(est, x).mean().item()})
     # The paper's CSGM (best start, no latent penalty) with these counts.
     start = csgm(model, y, G, CSGMSettings(steps=args.csgm_steps, restarts=args.restarts, average=False,

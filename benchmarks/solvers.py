@@ -34,7 +34,7 @@ timing does not depend on them) and ×4 super-resolution:
   in the same run. Goal ≥ 10× DeepInverse, with ``‖A A⁺y − y‖/‖y‖ ≤ 1e-6`` in float64.
   DeepInverse is the optional ``bench`` extra (``pip install -e .[bench]``); without it
   (or when it does not import) its row says "not measured" and the JSON holds ``null``.
-- End to end: ``reconstruct(…, ["iagan-bp"])`` (CSGM with ``--e2e-restarts`` starts, IAGAN,
+- End to end: ``reconstruct_mean(…, ["iagan-bp"])`` (CSGM with ``--e2e-restarts`` starts, IAGAN,
   back-projection) on ``--e2e-faces`` CelebA val faces at once, against the loop structure
   of the paper's published code, written from its description with the same generator,
   operator, step counts, learning rates and starting latents: one face at a time,
@@ -72,7 +72,7 @@ from invgen.generators.face64 import build_face64
 from invgen.metrics import psnr
 from invgen.operators import GaussianCS, SuperResolution
 from invgen.priors import ImageAdaptivePrior
-from invgen.solvers import Budget, CSGMSettings, Estimates, IAGANSettings, csgm, iagan, reconstruct
+from invgen.solvers import Budget, CSGMSettings, Estimates, IAGANSettings, csgm, iagan, reconstruct_mean
 
 PARTS = ("overhead", "iagan", "iagan-kinds", "gaussian-cs", "end-to-end")
 
@@ -296,9 +296,9 @@ def end_to_end(G, A, faces: torch.Tensor, budget: Budget, precisions: list[str])
     rows = []
     for precision in precisions:
         ours_budget = Budget.from_flat({"csgm.precision": precision, "iagan.precision": precision}, budget)
-        reconstruct(A, y[:1], ["iagan-bp"], G, budget=Budget.from_flat(warm_up, ours_budget), progress=False)
+        reconstruct_mean(A, y[:1], ["iagan-bp"], G, budget=Budget.from_flat(warm_up, ours_budget), progress=False)
         t0 = time.perf_counter()
-        ours = reconstruct(A, y, ["iagan-bp"], G, budget=ours_budget, progress=False)["iagan-bp"]
+        ours = reconstruct_mean(A, y, ["iagan-bp"], G, budget=ours_budget, progress=False)["iagan-bp"]
         t_ours = time.perf_counter() - t0
         rows.append({"precision": precision, "invgen_s": t_ours, "speedup": t_theirs / t_ours,
                      "invgen_psnr": psnr(ours, faces).mean().item(),

@@ -23,7 +23,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import load_default
 from invgen.metrics import psnr
 from invgen.operators import SuperResolution
-from invgen.solvers import Budget, reconstruct
+from invgen.solvers import Budget, reconstruct_mean
 
 METHODS = ["bicubic", "csgm", "csgm-bp", "iagan", "iagan-bp", "ilo-bp", "dgp-bp", "mganprior-bp"]
 
@@ -52,7 +52,7 @@ def main(steps: int = 400, out: str = "method_study.json") -> dict[str, dict[str
     print(f"{'budget':8s} {'method':9s} " + " ".join(f"{n:>7s}" for n in names) + "    mean")
     table, rows = {}, []
     for label, budget in budgets.items():
-        estimates = reconstruct(model, y, METHODS, G, budget=budget, progress=False)
+        estimates = reconstruct_mean(model, y, METHODS, G, budget=budget, progress=False)
         table[label] = {}
         for method, x_hat in estimates.items():
             scores = psnr(x_hat, x)

@@ -18,7 +18,7 @@ from invgen.forward import ForwardModel
 from invgen.generators import load_default
 from invgen.metrics import psnr, st_lpips
 from invgen.operators import SuperResolution
-from invgen.solvers import Budget, CSGMSettings, IAGANSettings, reconstruct
+from invgen.solvers import Budget, CSGMSettings, IAGANSettings, reconstruct_mean
 
 
 def main(steps: int = 300, peak: float = 20.0, out: str = "poisson.png") -> dict[str, float]:
@@ -31,9 +31,9 @@ def main(steps: int = 300, peak: float = 20.0, out: str = "poisson.png") -> dict
     y = poisson.measure(x, torch.Generator().manual_seed(0))
 
     budget = Budget(csgm=CSGMSettings(steps=steps), iagan=IAGANSettings(steps=max(1, steps // 3)))
-    fits = {"Poisson NLL": reconstruct(poisson, y, ["csgm-bp", "iagan-bp"], G, budget=budget, progress=False),
+    fits = {"Poisson NLL": reconstruct_mean(poisson, y, ["csgm-bp", "iagan-bp"], G, budget=budget, progress=False),
             # the same y treated as Gaussian noise of the same average variance: least squares
-            "least squares": reconstruct(ForwardModel(poisson.A, sigma=(y.mean().item() / peak) ** 0.5), y,
+            "least squares": reconstruct_mean(ForwardModel(poisson.A, sigma=(y.mean().item() / peak) ** 0.5), y,
                                          ["csgm-bp", "iagan-bp"], G, budget=budget, progress=False)}
     scores = {}
     for fit, estimates in fits.items():

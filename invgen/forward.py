@@ -5,7 +5,8 @@ noiseless (:func:`forward_model`).
 
 A noise model is an object (:class:`Noise`): :class:`Gaussian` and :class:`Poisson` come
 with invgen, and one of your own is a small class — how to draw it, its fidelity, its
-expected residual energy — that goes through every method, ``reconstruct`` and ``compare``.
+expected residual energy — that goes through every method, ``reconstruct_samples`` and
+``compare``.
 """
 from __future__ import annotations
 

@@ -40,7 +40,7 @@ from invgen.solvers import (
     dip,
     iagan,
     lasso_dct,
-    reconstruct,
+    reconstruct_mean,
 )
 from invgen.solvers.comparison import markdown_table, summarise
 
@@ -465,7 +465,7 @@ API_CASES = [
      ValueError, "estimate x"),
     ("wrong latent size", lambda G: wrap(_tiny_network(), 6), ValueError, "latents of shape \\(B, 6\\); its first layer takes 4 features"),
     ("z dtype", lambda G: G(torch.zeros(1, LATENT, dtype=torch.float64)), TypeError, "float64"),
-    ("holdout blocks of vectors", lambda G: reconstruct(
+    ("holdout blocks of vectors", lambda G: reconstruct_mean(
         GaussianCS((1, 16, 16), 64), torch.zeros(1, 64), ["csgm", "iagan"], G,
         budget=Budget(iagan=IAGANSettings(holdout_block=4)), progress=False), ValueError, "held-out blocks need image"),
     ("budget of an unknown method", lambda G: Budget(magic=CSGMSettings()), TypeError, "unknown method 'magic'"),

@@ -13,7 +13,7 @@ from invgen.app.demo import DEMO_CHANGES
 from invgen.operators import SuperResolution
 from invgen.priors import DeepImagePrior
 from invgen.priors.deep_image_prior import _Level
-from invgen.solvers import METHODS, PAPER_DIP, PAPER_DIP_X8, Budget, DIPSettings, dip, reconstruct
+from invgen.solvers import METHODS, PAPER_DIP, PAPER_DIP_X8, Budget, DIPSettings, dip, reconstruct_mean
 
 SHAPE = (3, 16, 16)
 
@@ -54,7 +54,7 @@ def test_the_library_the_command_line_the_demo_and_the_experiments_run_the_regul
     y = A(torch.rand(1, *SHAPE, generator=torch.Generator().manual_seed(1)))
 
     def by_name(budget: Budget) -> torch.Tensor:
-        return reconstruct(A, y, ["dip"], budget=budget, progress=False)["dip"]
+        return reconstruct_mean(A, y, ["dip"], budget=budget, progress=False)["dip"]
 
     few = {"dip.steps": 3, "dip.depth": 2}
     default, fixed = by_name(Budget.from_flat(few)), by_name(Budget.from_flat({**few, "dip.input_noise": 0.0}))

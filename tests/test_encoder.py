@@ -9,7 +9,7 @@ from invgen.generators import CheckpointMismatchError
 from invgen.generators.encoder import FaceEncoder, export_encoder, load_encoder
 from invgen.generators.face64 import load_face64
 from invgen.operators import SuperResolution
-from invgen.solvers import Budget, CSGMSettings, csgm, encoder_starts, reconstruct
+from invgen.solvers import Budget, CSGMSettings, csgm, encoder_starts, reconstruct_mean
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -70,7 +70,7 @@ def test_the_pipeline_starts_csgm_from_the_encoder(faces, generator_file):
     A = SuperResolution((3, 64, 64), 8)
     y = A(faces[:2])
     # one vanishing step: the estimate is the encoder's start
-    first = reconstruct(A, y, ["csgm"], G, encoder=E,
+    first = reconstruct_mean(A, y, ["csgm"], G, encoder=E,
                         budget=Budget(csgm=CSGMSettings(steps=1, restarts=1, lr=1e-30)), progress=False)["csgm"]
     with torch.no_grad():
         torch.testing.assert_close(first, G(E(A.pinv(y).clamp(0, 1))))

@@ -16,7 +16,7 @@ from invgen.generators.layers import chain_of
 from invgen.operators import SuperResolution
 from invgen.priors import ProgressivePrior
 from invgen.solvers import (METHODS, PAPER_DGP, PAPER_ILO, PAPER_MGANPRIOR, Budget, CSGMSettings, DGPSettings,
-                            ILOSettings, MGANpriorSettings, csgm, dgp, ilo, mganprior, reconstruct, solve)
+                            ILOSettings, MGANpriorSettings, csgm, dgp, ilo, mganprior, reconstruct_mean, solve)
 from invgen.solvers.pipeline import check_methods
 from invgen.solvers.progressive import progressive_schedule, stage_blocks
 
@@ -154,7 +154,7 @@ def test_registered_with_back_projection_flags_and_the_command_line(problem, cap
     assert {"ilo", "dgp", "mganprior"} <= set(METHODS)
     budget = Budget(csgm=CSGMSettings(steps=3, restarts=1), ilo=ILOSettings(steps=2), dgp=DGPSettings(steps=2),
                     mganprior=MGANpriorSettings(steps=2))
-    estimates = reconstruct(A, y, ["ilo-bp", "dgp-bp", "mganprior-bp"], G, budget=budget, progress=False)
+    estimates = reconstruct_mean(A, y, ["ilo-bp", "dgp-bp", "mganprior-bp"], G, budget=budget, progress=False)
     for x in estimates.values():  # back-projected: consistent with y
         torch.testing.assert_close(A(x.clamp(0, 1)), y, atol=2e-2, rtol=0)
     with pytest.raises(SystemExit):

@@ -1,5 +1,5 @@
 """The ensemble of restarts: every start's estimate (``reconstruct_samples``), their mean
-(``reconstruct``, ``Estimates.mean``) and their per-pixel spread (``Estimates.spread``,
+(``reconstruct_mean``, ``Estimates.mean``) and their per-pixel spread (``Estimates.spread``,
 ``restart_spread``)."""
 from dataclasses import replace
 
@@ -17,7 +17,7 @@ from invgen.solvers import (
     Method,
     back_project,
     csgm,
-    reconstruct,
+    reconstruct_mean,
     reconstruct_samples,
     register,
     restart_spread,
@@ -69,7 +69,7 @@ def test_the_mean_and_spread_of_known_starts_are_their_hand_computed_mean_and_st
     torch.testing.assert_close(Estimates(starts).spread(), std)
     torch.testing.assert_close(restart_spread(starts), std[:, 0])  # one channel: the grey map is the spread
 
-    # A method returning these starts: the pipeline hands them on, and reconstruct averages them.
+    # A method returning these starts: the pipeline hands them on, and reconstruct_mean averages them.
     calls = []
 
     def known_starts(problem_, settings):
@@ -79,7 +79,7 @@ def test_the_mean_and_spread_of_known_starts_are_their_hand_computed_mean_and_st
     register(Method("known-starts", known_starts, summary="three known starts per image", back_projectable=False))
     try:
         samples = reconstruct_samples(A, y, ["known-starts"], progress=False)["known-starts"]
-        means = reconstruct(A, y, ["known-starts"], progress=False)
+        means = reconstruct_mean(A, y, ["known-starts"], progress=False)
     finally:
         unregister("known-starts")
     assert len(calls) == 2 and all(c is y for c in calls)
@@ -122,7 +122,7 @@ def test_the_pipeline_returns_the_mean_of_every_starts_back_projected_estimate(p
     torch.testing.assert_close(samples["csgm"].rows(), starts.rows())
     projected = back_project(A, y.repeat_interleave(3, 0), starts.rows()).clamp(0, 1)
     torch.testing.assert_close(samples["csgm-bp"].rows(), projected)  # each start, back-projected
-    means = reconstruct(A, y, names, G, budget=budget, progress=False)
+    means = reconstruct_mean(A, y, names, G, budget=budget, progress=False)
     for name in names:
         torch.testing.assert_close(means[name], samples[name].x.mean(1))
     torch.testing.assert_close(samples["iagan-bp"].spread(), samples["iagan-bp"].x.std(1))
@@ -134,7 +134,7 @@ def test_the_pipeline_returns_the_mean_of_every_starts_back_projected_estimate(p
 def test_without_averaging_the_pipeline_keeps_the_best_start_as_the_paper_does(problem):
     G, A, _, y = problem
     settings = CSGMSettings(steps=30, restarts=3, average=False, latent_weight=0.0)
-    best = reconstruct(A, y, ["csgm"], G, budget=budget_of(settings), progress=False)["csgm"]
+    best = reconstruct_mean(A, y, ["csgm"], G, budget=budget_of(settings), progress=False)["csgm"]
     torch.testing.assert_close(best, csgm(A, y, G, replace(PAPER_CSGM, steps=30, restarts=3), progress=False).x[:, 0])
     paper = Budget.paper()
     assert paper.of("csgm").restarts == 1 and not paper.of("csgm").average and paper.of("iagan").steps == 500
@@ -147,7 +147,7 @@ def test_the_pipeline_holds_out_measurements_for_noiseless_or_poisson_y_only(pro
 
     def iagan_bp(holdout, model):
         budget = small.replace(iagan=IAGANSettings(steps=5, holdout=holdout))
-        return reconstruct(model, y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
+        return reconstruct_mean(model, y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
 
     assert not torch.allclose(iagan_bp(0.2, ForwardModel(A)), iagan_bp(0.0, ForwardModel(A)))
     poisson = ForwardModel(A, noise="poisson", peak=100.0)

@@ -1,4 +1,4 @@
-"""A method is one registry line: once registered it runs by name in ``reconstruct`` (with
+"""A method is one registry line: once registered it runs by name in ``reconstruct_mean`` (with
 ``-bp``), its setting is a flag of ``invgen reconstruct`` and ``invgen bench`` with the
 registry's default and help (``--METHOD-FIELD``), and the experiment runner runs it and
 records the setting (``"METHOD.FIELD"``). Registering the same method again is harmless."""
@@ -28,7 +28,7 @@ from invgen.solvers import (
     Method,
     Problem,
     Settings,
-    reconstruct,
+    reconstruct_mean,
     register,
     setting,
     unregister,
@@ -83,7 +83,7 @@ def face_png(tmp_path):
 def test_reconstruct_runs_a_registered_method_with_its_setting(toy):
     A = Mask.random((3, 8, 8), 0.5, seed=0)
     y = A(torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(0)))
-    estimates = reconstruct(A, y, ["pinv-scaled", "pinv-scaled-bp"], budget=scaled(0.5), progress=False)
+    estimates = reconstruct_mean(A, y, ["pinv-scaled", "pinv-scaled-bp"], budget=scaled(0.5), progress=False)
     torch.testing.assert_close(estimates["pinv-scaled"], 0.5 * A.pinv(y))
     torch.testing.assert_close(A(estimates["pinv-scaled-bp"]), y)  # back-projected: consistent with y again
     assert Budget().of("pinv-scaled") == ScaledSettings() and Budget().of("pinv-scaled").scale == 1.0
@@ -184,7 +184,7 @@ def test_the_documented_method_registers_as_written():
         A = Mask.random((3, 8, 8), 0.5, seed=0)
         y = A(torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0)))
         budget = Budget.from_flat({f"pinv-scaled.{field.name}": 0.5})
-        x = reconstruct(A, y, ["pinv-scaled"], budget=budget, progress=False)["pinv-scaled"]
+        x = reconstruct_mean(A, y, ["pinv-scaled"], budget=budget, progress=False)["pinv-scaled"]
         torch.testing.assert_close(x, 0.5 * A.pinv(y))
     finally:
         unregister("pinv-scaled")

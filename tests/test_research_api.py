@@ -1,5 +1,5 @@
 """The research API keeps one source of truth: a method's function called with no settings runs
-exactly what ``reconstruct`` (and so the command line) runs; the forward model carries the noise
+exactly what ``reconstruct_mean`` (and so the command line) runs; the forward model carries the noise
 and its likelihood through every method; results are (B, K, ...) with K explicit."""
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from invgen.generators.face64 import build_face64
 from invgen.operators import SuperResolution
 from invgen.priors import GenerativePrior
 from invgen.solvers import (Budget, CSGMSettings, DGPSettings, DIPSettings, IAGANSettings, ILOSettings,
-                            MGANpriorSettings, compare, csgm, dip, iagan, reconstruct, reconstruct_samples, solve)
+                            MGANpriorSettings, compare, csgm, dip, iagan, reconstruct_mean, reconstruct_samples, solve)
 from invgen.solvers import adaptation, latent_search
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -34,7 +34,7 @@ def test_functions_with_no_settings_run_what_reconstruct_runs(problem):
     samples = reconstruct_samples(A, y, ["csgm", "iagan"], G, progress=False)
     assert start.x.shape == (2, CSGMSettings().restarts, 3, 64, 64) == samples["csgm"].x.shape
     assert torch.equal(start.x, samples["csgm"].x) and torch.equal(adapted.x, samples["iagan"].x)
-    assert torch.equal(start.x.mean(1), reconstruct(A, y, ["csgm"], G, progress=False)["csgm"])
+    assert torch.equal(start.x.mean(1), reconstruct_mean(A, y, ["csgm"], G, progress=False)["csgm"])
     # ... and the settings given to one run are the ones the other runs with.
     quick = Budget(csgm=CSGMSettings(steps=7, restarts=2), iagan=IAGANSettings(steps=3))
     alone = iagan(A, y, G, csgm(A, y, G, quick.of("csgm"), progress=False), quick.of("iagan"), progress=False)
@@ -66,11 +66,12 @@ def test_poisson_data_go_through_iagan_bp_with_their_likelihood(problem, monkeyp
     y = model.measure(x, torch.Generator().manual_seed(0))
     searched, adapted = record_fidelities(monkeypatch, latent_search), record_fidelities(monkeypatch, adaptation)
     budget = Budget(csgm=CSGMSettings(steps=5, restarts=2), iagan=IAGANSettings(steps=4))
-    poisson = reconstruct(model, y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
+    poisson = reconstruct_mean(model, y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
     assert isinstance(searched[0], PoissonNLL) and searched[0].peak == 50
     # IAGAN fits the Poisson likelihood on the measurements it does not hold out.
     assert isinstance(adapted[0].fidelity, PoissonNLL)
-    gaussian = reconstruct(ForwardModel(A, sigma=0.02), y, ["iagan-bp"], G, budget=budget, progress=False)["iagan-bp"]
+    gaussian = reconstruct_mean(ForwardModel(A, sigma=0.02), y, ["iagan-bp"], G, budget=budget,
+                                progress=False)["iagan-bp"]
     assert searched[1] is squared_error and poisson.shape == gaussian.shape == x.shape
     assert torch.isfinite(poisson).all() and not torch.allclose(poisson, gaussian)
 

@@ -9,7 +9,7 @@ import torch
 from invgen.app.tasks import make_operator
 from invgen.forward import ForwardModel
 from invgen.operators import Blur, GaussianCS, Identity, Mask, SubsampledDCT, SuperResolution
-from invgen.solvers import back_project, bicubic_upsample, reconstruct
+from invgen.solvers import back_project, bicubic_upsample, reconstruct_mean
 from invgen.solvers.back_projection import noise_adapted_eps
 
 SHAPE = (3, 32, 32)
@@ -97,11 +97,11 @@ def test_bicubic_only_for_super_resolution():
 def test_reconstruct_rejects_unknown_methods_and_missing_generator():
     A = Identity(SHAPE)
     with pytest.raises(ValueError, match="unknown method"):
-        reconstruct(A, torch.zeros(1, *SHAPE), ["magic"])
+        reconstruct_mean(A, torch.zeros(1, *SHAPE), ["magic"])
     with pytest.raises(ValueError, match="need a generator"):
-        reconstruct(A, torch.zeros(1, *SHAPE), ["csgm"])
+        reconstruct_mean(A, torch.zeros(1, *SHAPE), ["csgm"])
     with pytest.raises(ValueError, match="csgm, iagan need a generator"):  # and the method it continues from
-        reconstruct(A, torch.zeros(1, *SHAPE), ["iagan-bp"])
+        reconstruct_mean(A, torch.zeros(1, *SHAPE), ["iagan-bp"])
 
 
 def test_lasso_dct_recovers_an_image_sparse_in_the_dct_where_the_pseudo_inverse_does_not():
@@ -110,6 +110,6 @@ def test_lasso_dct_recovers_an_image_sparse_in_the_dct_where_the_pseudo_inverse_
     coefficients[0, [1, 2, 4, 7], [3, 0, 5, 1]] = [0.6, -0.5, 0.4, -0.3]
     x = torch.from_numpy(scipy.fft.idctn(coefficients, axes=(1, 2), norm="ortho")).float()[None]
     A = GaussianCS((1, 16, 16), 96, seed=0)
-    estimates = reconstruct(A, A(x), ["lasso-dct", "pinv"])
+    estimates = reconstruct_mean(A, A(x), ["lasso-dct", "pinv"])
     error = {name: (x_hat - x).square().mean().item() for name, x_hat in estimates.items()}
     assert error["lasso-dct"] < 0.01 * error["pinv"], error

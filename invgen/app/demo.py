@@ -14,7 +14,7 @@ from invgen.app.tasks import make_operator
 from invgen.data import read_image, save_panel
 from invgen.files import write_json
 from invgen.generators import load_generator
-from invgen.solvers import Budget, reconstruct
+from invgen.solvers import Budget, reconstruct_mean
 
 # invgen's defaults with fewer CSGM and DIP steps, to stay within a minute on two cores (DIP's paper
 # runs 2000 steps at ×4, and a larger network: see invgen.solvers.PAPER_DIP).
@@ -40,7 +40,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     print("invgen demo: super-resolution ×4 of a 64×64 face (NASA astronaut portrait, public domain)")
     print(f"invgen's budget with fewer CSGM and DIP steps for a quick demo: {DEMO_CHANGES}")
     t0 = time.time()
-    estimates = reconstruct(A, y, METHODS, G, budget=budget, seed=args.seed, progress=not args.quiet)
+    estimates = reconstruct_mean(A, y, METHODS, G, budget=budget, seed=args.seed, progress=not args.quiet)
     total = time.time() - t0
     metrics = evaluate(estimates, truth)
     out.mkdir(parents=True, exist_ok=True)

@@ -8,9 +8,9 @@ preset) and its registry line: :func:`csgm` (latent search; :mod:`~invgen.solver
 (:mod:`~invgen.solvers.intermediate_layers`), :func:`dgp` (:mod:`~invgen.solvers.progressive`),
 :func:`mganprior` (:mod:`~invgen.solvers.multi_code`). Each takes a forward model (or an operator: noiseless) and
 returns :class:`Estimates` ``(B, K, C, H, W)``. :func:`back_project` makes an estimate agree
-with ``y``. :func:`reconstruct` runs the methods of :data:`METHODS` by name with a
-:class:`Budget` of their settings; :func:`compare` scores them on a set of images;
-:func:`register` adds a :class:`Method`.
+with ``y``. :func:`reconstruct_samples` runs the methods of :data:`METHODS` by name with a
+:class:`Budget` of their settings (every start's estimate; :func:`reconstruct_mean`: their mean);
+:func:`compare` scores them on a set of images; :func:`register` adds a :class:`Method`.
 """
 from invgen.solvers.back_projection import back_project
 from invgen.solvers.estimates import Estimates, restart_spread
@@ -28,7 +28,7 @@ from invgen.solvers.deep_prior import PAPER_DIP, PAPER_DIP_X8, DIPSettings, dip 
 from invgen.solvers.intermediate_layers import PAPER_ILO, ILOSettings, ilo  # noqa: E402
 from invgen.solvers.progressive import PAPER_DGP, DGPSettings, dgp  # noqa: E402
 from invgen.solvers.multi_code import PAPER_MGANPRIOR, MGANpriorSettings, mganprior  # noqa: E402
-from invgen.solvers.pipeline import method_names, reconstruct, reconstruct_samples  # noqa: E402
+from invgen.solvers.pipeline import method_names, reconstruct_mean, reconstruct_samples  # noqa: E402
 from invgen.solvers.comparison import Comparison, compare  # noqa: E402
 
 __all__ = [

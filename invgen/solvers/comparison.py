@@ -180,8 +180,8 @@ def compare(
 ) -> Comparison:
     """Measure ``images`` ``(B, *A.in_shape)`` with the forward model (image ``i``'s noise seeded
     by ``seed`` and ``i``, whatever the batch), reconstruct them with every method of
-    ``methods`` (:func:`~invgen.solvers.reconstruct`, one run sharing the work) and score each
-    estimate against its image (:func:`~invgen.metrics.scores`). ``"seconds"`` in each record is the method's
+    ``methods`` (:func:`~invgen.solvers.reconstruct_samples`, one run sharing the work) and score
+    each estimate against its image (:func:`~invgen.metrics.scores`). ``"seconds"`` in each record is the method's
     time per image (the run it continues included: IAGAN's counts its CSGM search)."""
     model = forward_model(problem)
     y = model.measure(images, seeds=[seed * 100003 + i for i in range(len(images))])

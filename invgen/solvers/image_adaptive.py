@@ -52,7 +52,7 @@ def iagan(
     """Fine-tune ``z`` and a per-image copy of ``G``'s weights to ``y`` (paper eq. 4) from each
     of ``start``'s latents (``start = csgm(problem, y, G)``): ``K = start.k`` estimates per
     image. Called with no settings it runs invgen's defaults, what
-    :func:`~invgen.solvers.reconstruct` runs; ``generator`` is never modified.
+    :func:`~invgen.solvers.reconstruct_samples` runs; ``generator`` is never modified.
 
     ``problem``: a forward model (its fidelity is fitted) or an operator (noiseless). The stop
     rules are :class:`~invgen.solvers.adaptation.StopRules` (held-out measurements drawn with

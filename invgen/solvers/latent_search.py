@@ -55,7 +55,7 @@ def csgm(
     """``x̂ = G(ẑ)`` with ``ẑ`` from ``settings.restarts`` starts per image (one batch of
     ``B·restarts``): every start (``K = restarts``) when ``settings.average``, else each
     image's best (``K = 1``). Called with no settings it runs invgen's defaults, exactly what
-    :func:`~invgen.solvers.reconstruct` runs.
+    :func:`~invgen.solvers.reconstruct_samples` runs.
 
     ``problem``: a forward model (its fidelity is fitted, e.g. the Poisson likelihood) or an
     operator (noiseless, squared error). CSGM runs its ``steps`` whatever the noise: its

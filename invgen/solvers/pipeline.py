@@ -1,7 +1,10 @@
 """The registered methods by name, run on one measurement with the work shared between them.
 
-``reconstruct(model, y, ["csgm", "csgm-bp", "iagan", "iagan-bp"], G)`` runs CSGM once, starts
-IAGAN from its estimates (``Method.after``) and back-projects both. A ``-bp`` suffix
+``reconstruct_samples(model, y, ["csgm", "csgm-bp", "iagan", "iagan-bp"], G)`` runs CSGM once,
+starts IAGAN from its estimates (``Method.after``) and back-projects both, and returns every
+estimate of each (:class:`~invgen.solvers.Estimates` ``(B, K, C, H, W)``, one per start);
+:func:`reconstruct_mean` takes the same arguments and returns each method's image ``(B, C, H, W)``,
+the mean over its starts. A ``-bp`` suffix
 back-projects each of the method's estimates onto ``y`` (exact for noiseless ``y``,
 regularised by the forward model's noise otherwise, see
 :func:`~invgen.solvers.back_project`) and clips it to the images' range [0, 1].
@@ -25,8 +28,8 @@ from invgen.solvers.registry import METHODS, Budget
 
 
 def method_names() -> list[str]:
-    """Every name :func:`reconstruct` takes: each registered method, and ``NAME-bp`` for
-    the back-projectable ones."""
+    """Every name :func:`reconstruct_samples` and :func:`reconstruct_mean` take: each registered
+    method, and ``NAME-bp`` for the back-projectable ones."""
     return [*METHODS, *(f"{name}-bp" for name, m in METHODS.items() if m.back_projectable)]
 
 
@@ -43,7 +46,7 @@ def check_methods(
     problem: ForwardModel | LinearOperator, methods: list[str] | tuple[str, ...], budget: Budget,
     generator: Generator | None = None,
 ) -> dict[str, tuple[Method, bool]]:
-    """What :func:`reconstruct` runs for each name (see :func:`resolve`), checked before any
+    """What :func:`reconstruct_samples` runs for each name (see :func:`resolve`), checked before any
     computation: ``ValueError`` for an unknown name, a method that needs a generator
     without one, a method that splits the generator at split points it does not have, or settings a
     method (or one it continues from) cannot run with on the forward model ``problem``."""
@@ -68,7 +71,7 @@ def check_methods(
     return plan
 
 
-def reconstruct(
+def reconstruct_mean(
     problem: ForwardModel | LinearOperator,
     y: torch.Tensor,
     methods: list[str] | tuple[str, ...],
@@ -79,9 +82,9 @@ def reconstruct(
     seed: int = 0,
     progress: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Estimates ``(B, *A.in_shape)`` of each method in ``methods`` (see :func:`method_names`):
-    the ensemble (mean over the starts) of :func:`reconstruct_samples`, which takes the same
-    arguments."""
+    """One image ``(B, *A.in_shape)`` per method in ``methods`` (see :func:`method_names`): the mean
+    over its starts of :func:`reconstruct_samples`' estimates, which takes the same arguments
+    and returns every start's."""
     samples = reconstruct_samples(problem, y, methods, generator, encoder=encoder, budget=budget, seed=seed,
                                   progress=progress)
     return {name: x.mean() for name, x in samples.items()}

@@ -2,7 +2,7 @@
 
 :data:`METHODS` maps a name to its :class:`~invgen.solvers.Method`; each method's module
 registers it with one :func:`register` line, and so can your own code (running that line
-again, e.g. a notebook cell, is harmless). :func:`invgen.solvers.reconstruct` runs them by
+again, e.g. a notebook cell, is harmless). :func:`invgen.solvers.reconstruct_samples` runs them by
 name, and the command line and the experiments make a flag of every setting.
 """
 from __future__ import annotations

@@ -110,8 +110,8 @@ def records_for(setting: Setting, ids: list[int], truth: torch.Tensor, samples: 
 
 def run(args: argparse.Namespace, settings: list[Setting], methods: list[str], command: str, team: Team) -> None:
     """Reconstruct this process's chunks of faces for every setting with its methods (names
-    of :func:`invgen.solvers.reconstruct`; :meth:`Setting.methods_for`), skipping the chunks on disk; each chunk file
-    records ``command``."""
+    of :func:`invgen.solvers.reconstruct_samples`; :meth:`Setting.methods_for`), skipping the
+    chunks on disk; each chunk file records ``command``."""
     device = team.device(args.device)
     paths, chunks = face_chunks(args)
     by_id = {int(p.stem): p for p in paths}
