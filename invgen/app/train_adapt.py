@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from invgen.app.parallel import Team
 from invgen.app.train_loop import CHECKPOINT, Batch, fit
-from invgen.app.train_parts import PIXEL_LOSSES, export_generator, laplacian_pyramid_l1, sampler, start
+from invgen.app.train_parts import PIXEL_LOSSES, export_generator, half_state, laplacian_pyramid_l1, sampler, start
 from invgen.generators import load_generator
 from invgen.generators.dcgan import DCGANGenerator
 from invgen.generators.face64 import FaceDCGAN, FaceDiscriminator
@@ -65,8 +65,7 @@ def export_network(network: torch.nn.Module, path: Path) -> str:
     if isinstance(network, FaceDCGAN):
         export_generator(network, path)
         return str(path)
-    state = {k: v.cpu().half() if v.is_floating_point() else v.cpu() for k, v in network.state_dict().items()}
-    torch.save({"netG_state_dict": state}, path)
+    torch.save({"netG_state_dict": half_state(network)}, path)
     return f"dcgan:{path}"
 
 
@@ -121,11 +120,12 @@ def adapt_pretrained(images: torch.Tensor, out_dir: str | Path, init: str, epoch
         recon = G_run(codes(idx))
         pixel = laplacian_pyramid_l1(recon, real) if s.pixel_loss == "laplacian-l1" else (recon - real).square().mean()
         fake = torch.cat([recon, G_run(batch.local(torch.randn(batch.size, d)).to(device))])
-        loss_D = F.softplus(-D_run(real)).mean() + F.softplus(D_run(fake.detach())).mean()
+        real.requires_grad_(s.r1_weight > 0)  # one pass of D on the real faces serves its loss and R1
+        on_real = D_run(real)
+        loss_D = F.softplus(-on_real).mean() + F.softplus(D_run(fake.detach())).mean()
         terms = {"pixel": pixel.item(), "mse": (recon - real).square().mean().item(), "loss_D": loss_D.item()}
         if s.r1_weight > 0:
-            real_in = real.detach().requires_grad_(True)
-            (grad,) = torch.autograd.grad(D_run(real_in).sum(), real_in, create_graph=True)
+            (grad,) = torch.autograd.grad(on_real.sum(), real, create_graph=True)
             r1 = grad.square().flatten(1).sum(1).mean()
             loss_D = loss_D + s.r1_weight / 2 * r1
             terms["r1"] = r1.item()

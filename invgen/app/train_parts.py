@@ -77,10 +77,15 @@ def sampler(G: torch.nn.Module, out: Path, seed: int, device: str | torch.device
     return write
 
 
+def half_state(network: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``network``'s state dict on the CPU, floating-point tensors in float16 (exports of a few MB)."""
+    return {k: v.cpu().half() if v.is_floating_point() else v.cpu() for k, v in network.state_dict().items()}
+
+
 def export_generator(network: FaceDCGAN, path: str | Path) -> None:
     """Write a generator network as float16 weights plus its config (a few MB)."""
-    state = {k: v.cpu().half() if v.is_floating_point() else v.cpu() for k, v in network.state_dict().items()}
-    torch.save({"config": {"latent_dim": network.latent_dim, "width": network.width}, "state_dict": state}, path)
+    torch.save({"config": {"latent_dim": network.latent_dim, "width": network.width},
+                "state_dict": half_state(network)}, path)
 
 
 @torch.no_grad()
