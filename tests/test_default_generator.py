@@ -1,10 +1,11 @@
-"""The embedded default generator loads offline and honours the generator contract."""
+"""The embedded generators load offline, by name, and honour the generator contract."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from invgen.generators import CheckpointMismatchError, Generator, load_default, load_face64
+from invgen.generators import (EMBEDDED, CheckpointMismatchError, Generator, load_default, load_embedded, load_face64,
+                               load_generator)
 
 
 def test_load_default_shape_range_and_determinism():
@@ -20,6 +21,31 @@ def test_load_default_shape_range_and_determinism():
     assert torch.equal(x1, x2)
     # A trained generator maps different latents to different images.
     assert (x1[0] - x1[1]).abs().mean() > 1e-2
+
+
+@pytest.mark.parametrize("name", list(EMBEDDED))
+def test_every_embedded_generator_loads_by_name(name):
+    G = load_generator(name)
+    assert isinstance(G, Generator) and not G.training and G.image_shape() == (3, 64, 64)
+    with torch.no_grad():
+        x = G(G.sample_latent(2, generator=torch.Generator().manual_seed(0)))
+    assert x.shape == (2, 3, 64, 64) and torch.isfinite(x).all() and x.min() >= 0 and x.max() <= 1
+    assert (x[0] - x[1]).abs().mean() > 1e-2
+
+
+def test_the_embedded_generators_differ_and_default_is_load_default():
+    z = torch.randn(1, 100, generator=torch.Generator().manual_seed(0))
+    digiface = load_embedded("digiface-celeba")
+    def size(G: Generator) -> int:
+        return sum(p.numel() for p in G.parameters())
+
+    assert digiface.latent_dim == 100 and size(digiface) > 2.5 * size(load_default())
+    d = load_default().latent_dim
+    with torch.no_grad():
+        assert torch.equal(load_generator("default")(torch.zeros(1, d)), load_default()(torch.zeros(1, d)))
+        assert torch.isfinite(digiface(z)).all()
+    with pytest.raises(KeyError, match="ships default, digiface-celeba"):
+        load_embedded("celeba")
 
 
 def test_sample_latent_is_seeded():

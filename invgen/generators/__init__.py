@@ -3,7 +3,8 @@ from invgen.generators.base import Generator, wrap
 from invgen.generators.began import BEGANGenerator, build_began, load_began
 from invgen.generators.checkpoint import CheckpointMismatchError
 from invgen.generators.dcgan import DCGANGenerator, build_dcgan, load_dcgan
-from invgen.generators.face64 import load_default, load_face64
+from invgen.generators.embedded import EMBEDDED, load_default, load_embedded
+from invgen.generators.face64 import load_face64
 from invgen.generators.layers import Chain, LatentBlock, chain_of
 from invgen.generators.pggan import PGGANGenerator, build_pggan, load_pggan
 from invgen.generators.spec import (
@@ -18,6 +19,7 @@ from invgen.generators.stylegan2 import StyleGAN2Generator, StyleGAN2Network, bu
 from invgen.generators.stylegan2_ada import UnsafePickleError, load_stylegan2_ada
 
 __all__ = [
+    "EMBEDDED",
     "LOADERS",
     "SPEC_HELP",
     "BEGANGenerator",
@@ -40,6 +42,7 @@ __all__ = [
     "load_began",
     "load_dcgan",
     "load_default",
+    "load_embedded",
     "load_face64",
     "load_generator",
     "load_pggan",

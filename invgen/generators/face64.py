@@ -13,7 +13,6 @@ The trained weights live in ``weights/face64.pt`` (float16); the model card is
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import resources
 from os import PathLike
 
 import torch
@@ -27,9 +26,6 @@ from invgen.generators.checkpoint import (
     read_checkpoint,
     tensor_state,
 )
-
-WEIGHTS_FILE = "face64.pt"
-
 
 class FaceDCGAN(nn.Module):
     """Generator network: ``(B, latent_dim)`` → ``(B, 3, 64, 64)`` in (−1, 1)."""
@@ -101,18 +97,3 @@ def load_face64(path: str | PathLike) -> Generator:
     check_state(state, expected, FORMAT)
     generator.network.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     return generator
-
-
-def load_default() -> Generator:
-    """The embedded default face generator (64×64 RGB, Gaussian latent), in eval mode.
-
-    Works offline: the weights ship inside the package.
-    """
-    weights = resources.files("invgen.generators") / "weights" / WEIGHTS_FILE
-    if not weights.is_file():
-        raise FileNotFoundError(
-            f"the default generator weights are missing from the installed package ({weights}); "
-            "reinstall invgen, or train them with `invgen train` and pass --generator PATH"
-        )
-    with resources.as_file(weights) as path:
-        return load_face64(path)

@@ -1,6 +1,7 @@
-"""Generators by name: one string picks the embedded default or a checkpoint of any format.
+"""Generators by name: one string picks an embedded generator or a checkpoint of any format.
 
-``load_generator("default")``, ``load_generator("runs/face64/face64.pt")`` (an ``invgen
+``load_generator("default")`` (or another name of :data:`~invgen.generators.embedded.EMBEDDED`,
+e.g. ``"digiface-celeba"``), ``load_generator("runs/face64/face64.pt")`` (an ``invgen
 train`` file) or ``load_generator("KIND:PATH")`` with ``KIND`` one of :func:`kinds`,
 e.g. ``"dcgan:netG.pth"`` (the PyTorch DCGAN tutorial's ``netG``, any depth),
 ``"began:gen_64.pth"``, ``"pggan:100_celeb_hq_network-snapshot-010403.pth"`` or
@@ -37,7 +38,8 @@ from invgen.generators.base import Generator, evaluating
 from invgen.generators.began import load_began
 from invgen.generators.checkpoint import CheckpointMismatchError
 from invgen.generators.dcgan import load_dcgan
-from invgen.generators.face64 import load_default, load_face64
+from invgen.generators.embedded import EMBEDDED, load_embedded
+from invgen.generators.face64 import load_face64
 from invgen.generators.pggan import load_pggan
 from invgen.generators.stylegan2 import load_stylegan2
 from invgen.generators.stylegan2_ada import load_stylegan2_ada
@@ -60,8 +62,8 @@ ENTRY_POINT_GROUP = "invgen.generators"
 KIND = re.compile(r"[a-z0-9][a-z0-9_+-]*")
 PROBE_LATENTS = 2
 
-SPEC_HELP = ("'default', an `invgen train` face64.pt file, or KIND:PATH with KIND in "
-             f"{', '.join(LOADERS)} or a registered kind (dcgan: the PyTorch DCGAN tutorial's netG at any "
+SPEC_HELP = (f"an embedded generator ({', '.join(map(repr, EMBEDDED))}), an `invgen train` face64.pt file, "
+             f"or KIND:PATH with KIND in {', '.join(LOADERS)} or a registered kind (dcgan: the PyTorch DCGAN tutorial's netG at any "
              "resolution; stylegan2*: rosinality .pt checkpoints; stylegan2-ada*: NVIDIA stylegan2-ada-pytorch "
              ".pkl network pickles; -z / -w+ search z or W+ instead of W)")
 
@@ -108,8 +110,8 @@ def load_generator(spec: str | PathLike) -> Generator:
     """The generator named by ``spec`` (see the module docstring), in eval mode, its weights and
     images checked finite (:class:`NonFiniteGeneratorError`)."""
     spec = str(spec)
-    if spec == "default":
-        return load_default()
+    if spec in EMBEDDED:
+        return load_embedded(spec)
     kind, sep, path = spec.partition(":")
     loader = None if Path(spec).is_file() else _loader(kind)
     if loader is None:
