@@ -5,7 +5,7 @@
 - ``"digiface-celeba"``: the PyTorch-tutorial DCGAN ``netG`` (3.6 M parameters) of the PyPI
   package ``gan-face-generate``, pretrained on DigiFace-1M's 1.2 M rendered faces and adapted
   to the CelebA train split by ``invgen train --recipe adapt`` (model card:
-  ``docs/default-generator.md``, "The DigiFace-1M generator adapted to CelebA"). Sharper
+  ``docs/default-generator.md``, section ``digiface-celeba``). Sharper
   estimates, closer by ST-LPIPS, lower PSNR than the default; for non-commercial research
   only (DigiFace-1M's and CelebA's terms).
 
