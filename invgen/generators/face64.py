@@ -27,6 +27,7 @@ from invgen.generators.checkpoint import (
     tensor_state,
 )
 
+
 class FaceDCGAN(nn.Module):
     """Generator network: ``(B, latent_dim)`` → ``(B, 3, 64, 64)`` in (−1, 1)."""
 
